@@ -1,0 +1,18 @@
+"""kgan: generative adversarial networks for Keras 3 / TensorFlow.
+
+Example:
+    >>> import kgan
+    >>> gan = kgan.DCGAN(data_shape=(28, 28, 1))
+    >>> gan.compile()
+    >>> gan.fit(dataset, epochs=10)
+"""
+
+from kgan import data, losses, networks, noise
+from kgan.models import (GAN, ConditionalGAN, DCGAN, LSGAN, NonFiniteLossError,
+                         VanillaGAN)
+from kgan.validation import DataError
+
+__version__ = "0.1.0"
+
+__all__ = ["GAN", "VanillaGAN", "ConditionalGAN", "DCGAN", "LSGAN", "DataError",
+           "NonFiniteLossError", "data", "losses", "networks", "noise"]

@@ -1,0 +1,307 @@
+"""Datasets for GAN training: tfds, local IDX files, sklearn digits, 2-D mixtures.
+
+Images come out as float32 in [-1, 1] (the range of a ``tanh`` generator)
+with shape ``(H, W, C)``; labels as int32. ``as_dataset`` batches with
+``drop_remainder=True`` so every step has the same global batch, which the
+distributed train step needs to split evenly across replicas.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import os
+import struct
+
+import numpy as np
+import tensorflow as tf
+
+
+def scale_images(images):
+    """Maps uint8 pixels [0, 255] to float32 [-1, 1].
+
+    Args:
+        images: uint8 array ``[N, H, W, C]`` (or ``[N, H, W]``, given a
+            channel axis).
+
+    Returns:
+        float32 array ``[N, H, W, C]`` in [-1, 1].
+
+    Example:
+        >>> scale_images(np.array([[[0, 255]]], "uint8")).max()
+        1.0
+    """
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.dtype != np.uint8:
+        raise ValueError(f"scale_images expects uint8 pixels, got {images.dtype}.")
+    return images.astype(np.float32) / 127.5 - 1.0
+
+
+def to_uint8(images):
+    """Maps [-1, 1] floats to uint8 pixels (clipping outliers).
+
+    Example:
+        >>> to_uint8(np.array([-1.0, 1.0]))
+        array([  0, 255], dtype=uint8)
+    """
+    images = np.asarray(images, np.float32)
+    return np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+# --- IDX (MNIST file format) -------------------------------------------------
+
+def _open(path):
+    return gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")
+
+
+def read_idx(path):
+    """Reads an IDX file (MNIST's format), gzip-compressed or not.
+
+    Args:
+        path: file path.
+
+    Returns:
+        numpy array with the file's shape and dtype (uint8 for MNIST).
+
+    Example:
+        >>> read_idx("t10k-labels-idx1-ubyte.gz").shape
+        (10000,)
+    """
+    with _open(path) as f:
+        header = f.read(4)
+        if len(header) != 4 or header[0] != 0 or header[1] != 0:
+            raise ValueError(f"{path}: not an IDX file (bad magic {header!r}).")
+        dtype = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4",
+                 0x0D: ">f4", 0x0E: ">f8"}.get(header[2])
+        if dtype is None:
+            raise ValueError(f"{path}: unknown IDX element type {header[2]:#x}.")
+        ndim = header[3]
+        shape = struct.unpack(">" + "I" * ndim, f.read(4 * ndim))
+        data = np.frombuffer(f.read(), dtype=dtype)
+    if data.size != int(np.prod(shape)):
+        raise ValueError(f"{path}: header says {shape} but holds {data.size} elements.")
+    return data.reshape(shape)
+
+
+def load_idx_dir(directory, split="t10k"):
+    """Loads MNIST-format images and labels from a directory of IDX files.
+
+    Looks for ``{split}-images-idx3-ubyte[.gz]`` and
+    ``{split}-labels-idx1-ubyte[.gz]``.
+
+    Args:
+        directory: folder holding the files (e.g. ``../shared/data/mnist``).
+        split: file prefix, ``"train"`` or ``"t10k"``.
+
+    Returns:
+        ``(images uint8 [N, 28, 28, 1], labels int32 [N])``.
+
+    Example:
+        >>> x, y = load_idx_dir("../shared/data/mnist")
+    """
+    def find(kind):
+        for suffix in (".gz", ""):
+            p = os.path.join(directory, f"{split}-{kind}{suffix}")
+            if os.path.exists(p):
+                return p
+        raise FileNotFoundError(f"No {split}-{kind}[.gz] in {directory!r}.")
+
+    images = read_idx(find("images-idx3-ubyte"))
+    labels = read_idx(find("labels-idx1-ubyte")).astype(np.int32)
+    if images.shape[0] != labels.shape[0]:
+        raise ValueError(f"{directory}: {images.shape[0]} images but {labels.shape[0]} labels.")
+    return images[..., None], labels
+
+
+def load_digits_images(size=28):
+    """scikit-learn's bundled 8x8 digits, upsampled to ``size`` (offline).
+
+    The 1,797 images ship inside the scikit-learn wheel, so this works with
+    no network. Pixel values 0..16 are rescaled to uint8 and resized
+    bilinearly.
+
+    Args:
+        size: output side length.
+
+    Returns:
+        ``(images uint8 [N, size, size, 1], labels int32 [N])``.
+
+    Example:
+        >>> x, y = load_digits_images(28)
+    """
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    imgs = (d.images.astype(np.float32) / 16.0)[..., None]
+    imgs = tf.image.resize(imgs, (size, size), method="bilinear").numpy()
+    imgs = np.clip(np.round(imgs * 255.0), 0, 255).astype(np.uint8)
+    return imgs, d.target.astype(np.int32)
+
+
+def load_tfds(name, split="train", data_dir=None):
+    """Loads a tfds image dataset as numpy arrays ``(uint8 images, labels)``.
+
+    Works for datasets with ``image`` and ``label`` features (mnist,
+    fashion_mnist, cifar10, svhn_cropped, ...). Downloads on first use on a
+    machine with network access.
+
+    Args:
+        name: tfds name.
+        split: tfds split.
+        data_dir: tfds data directory.
+
+    Returns:
+        ``(images uint8 [N, H, W, C], labels int32 [N])``.
+
+    Example:
+        >>> x, y = load_tfds("fashion_mnist")
+    """
+    import tensorflow_datasets as tfds
+
+    ds = tfds.load(name, split=split, data_dir=data_dir, as_supervised=True, batch_size=-1)
+    images, labels = tfds.as_numpy(ds)
+    return np.asarray(images, np.uint8), np.asarray(labels, np.int32)
+
+
+# --- 2-D Gaussian mixtures (VEEGAN / PacGAN benchmarks) ----------------------
+
+@dataclasses.dataclass(frozen=True)
+class GaussianMixture:
+    """An isotropic Gaussian mixture with equal weights.
+
+    Attributes:
+        means: ``[modes, dim]`` array.
+        std: per-coordinate standard deviation of every mode.
+        name: short name.
+    """
+
+    means: np.ndarray
+    std: float
+    name: str = "mixture"
+
+    @property
+    def num_modes(self):
+        return len(self.means)
+
+    def sample(self, n, seed=0):
+        """Draws ``n`` points and their mode indices.
+
+        Example:
+            >>> x, modes = ring_mixture().sample(1000, seed=0)
+        """
+        rng = np.random.default_rng(seed)
+        modes = rng.integers(0, self.num_modes, size=n)
+        x = self.means[modes] + self.std * rng.standard_normal((n, self.means.shape[1]))
+        return x.astype(np.float32), modes.astype(np.int32)
+
+
+def ring_mixture(num_modes=8, radius=1.0, std=0.01):
+    """8 Gaussians on the unit circle, std 0.01 (VEEGAN / PacGAN 2-D ring).
+
+    Example:
+        >>> ring_mixture().means.shape
+        (8, 2)
+    """
+    angles = 2 * np.pi * np.arange(num_modes) / num_modes
+    means = radius * np.stack([np.cos(angles), np.sin(angles)], 1)
+    return GaussianMixture(means.astype(np.float32), float(std), "ring")
+
+
+def grid_mixture(side=5, spacing=2.0, std=0.05):
+    """25 Gaussians at {-4,-2,0,2,4}^2, std 0.05 (VEEGAN / PacGAN 2-D grid).
+
+    Example:
+        >>> grid_mixture().means.shape
+        (25, 2)
+    """
+    coords = spacing * (np.arange(side) - (side - 1) / 2)
+    means = np.array([(a, b) for a in coords for b in coords], np.float32)
+    return GaussianMixture(means, float(std), "grid")
+
+
+# --- one entry point ---------------------------------------------------------
+
+def load(name, data_dir=None, num_points=100_000, seed=0):
+    """Loads a dataset by name as numpy ``(samples, labels)``.
+
+    Names:
+        ``digits``: scikit-learn's bundled digits at 28x28 (offline).
+        ``mnist_idx``: IDX files in ``data_dir``.
+        ``ring`` / ``grid``: 2-D mixtures with ``num_points`` points; labels
+        are the mode indices.
+        anything else: a tfds name (``mnist``, ``fashion_mnist``,
+        ``cifar10``, ...).
+
+    Args:
+        name: dataset name.
+        data_dir: folder for ``mnist_idx`` (or tfds data dir).
+        num_points: size of synthetic mixtures.
+        seed: seed for synthetic data.
+
+    Returns:
+        ``(samples float32, labels int32)``: images scaled to [-1, 1].
+
+    Example:
+        >>> x, y = load("mnist_idx", "../shared/data/mnist")
+    """
+    if name == "ring":
+        return ring_mixture().sample(num_points, seed)
+    if name == "grid":
+        return grid_mixture().sample(num_points, seed)
+    if name == "digits":
+        images, labels = load_digits_images()
+    elif name == "mnist_idx":
+        if not data_dir:
+            raise ValueError("mnist_idx needs data_dir, the folder with the IDX files.")
+        images, labels = load_idx_dir(data_dir)
+    else:
+        images, labels = load_tfds(name, data_dir=data_dir)
+    return scale_images(images), labels
+
+
+def num_classes_of(labels):
+    """Number of classes implied by integer labels (max + 1).
+
+    Example:
+        >>> num_classes_of(np.array([0, 9]))
+        10
+    """
+    return int(np.max(labels)) + 1 if len(labels) else 0
+
+
+def as_dataset(samples, labels=None, batch_size=64, shuffle=True, seed=0,
+               drop_remainder=True, repeat=False):
+    """Builds a batched ``tf.data.Dataset`` of samples or (samples, labels).
+
+    Args:
+        samples: float array ``[N, ...]``.
+        labels: optional int array ``[N]``; yields ``(samples, labels)``.
+        batch_size: GLOBAL batch size.
+        shuffle: shuffle each epoch with ``seed``.
+        seed: shuffle seed.
+        drop_remainder: keep every batch the same size (needed to split
+            evenly across replicas).
+        repeat: repeat forever.
+
+    Returns:
+        A prefetching ``tf.data.Dataset``.
+
+    Example:
+        >>> ds = as_dataset(x, y, batch_size=128)
+    """
+    n = len(samples)
+    if n == 0:
+        raise ValueError("as_dataset got no samples.")
+    if drop_remainder and n < batch_size:
+        raise ValueError(f"batch_size={batch_size} is larger than the {n} samples, so "
+                         f"drop_remainder=True would give an empty dataset.")
+    items = (samples, labels) if labels is not None else samples
+    ds = tf.data.Dataset.from_tensor_slices(items)
+    if shuffle:
+        ds = ds.shuffle(min(n, 60_000), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,322 @@
+"""Generator and discriminator architectures (architecture only, no training).
+
+Every builder returns a functional ``keras.Model``. Conditional networks
+(Mirza & Osindero 2014) take ``[inputs, labels]`` with integer labels of shape
+``[batch]``; unconditional ones take a single tensor. Discriminators return
+raw scores ``[batch, 1]`` (logits); the loss decides how to read them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import layers
+
+ARCHITECTURES = ("mlp", "dcgan")
+
+
+def _label_input():
+    return keras.Input(shape=(), dtype="int32", name="labels")
+
+
+def _normalization(kind, synchronized=False, name=None):
+    if kind in (None, "none"):
+        return None
+    if kind == "batch":
+        return layers.BatchNormalization(synchronized=synchronized, name=name)
+    if kind == "layer":
+        return layers.LayerNormalization(name=name)
+    raise ValueError(f"normalization must be 'batch', 'layer' or 'none', got {kind!r}")
+
+
+def _maybe_spectral(layer, spectral_norm):
+    return layers.SpectralNormalization(layer) if spectral_norm else layer
+
+
+def dcgan_plan(image_shape):
+    """Returns ``(start_size, num_upsamples)`` for a square DCGAN image.
+
+    The generator starts at 4x4 (or 7x7 for MNIST-like 28 pixel images) and
+    doubles with each fractionally-strided convolution.
+
+    Args:
+        image_shape: ``(H, W, C)``.
+
+    Returns:
+        ``(start, n)`` with ``start * 2**n == H``.
+
+    Example:
+        >>> dcgan_plan((28, 28, 1))
+        (7, 2)
+    """
+    if len(image_shape) != 3:
+        raise ValueError(
+            f"The DCGAN architecture needs images of shape (H, W, C); got data "
+            f"shape {tuple(image_shape)}. Use architecture='mlp' for flat vectors.")
+    h, w, c = image_shape
+    if h != w:
+        raise ValueError(f"DCGAN needs square images, got {h}x{w}.")
+    for start in (4, 7):
+        n = math.log2(h / start) if h >= start else -1
+        if n >= 1 and n == int(n):
+            return start, int(n)
+    raise ValueError(f"DCGAN supports square sizes 4*2^n or 7*2^n (e.g. 28, 32, "
+                     f"64), got {h}x{w}.")
+
+
+def build_mlp_generator(latent_dim, output_shape, hidden_units=(256, 256),
+                        num_classes=None, normalization="batch",
+                        output_activation="auto", name="generator"):
+    """MLP generator (Goodfellow et al. 2014 style).
+
+    Args:
+        latent_dim: size of the noise vector ``z``.
+        output_shape: shape of one sample, e.g. ``(2,)`` or ``(28, 28, 1)``.
+        hidden_units: width of each ReLU hidden layer.
+        num_classes: if set, the generator is conditioned on integer labels
+            (label embedding concatenated to ``z``).
+        normalization: ``"batch"``, ``"layer"`` or ``"none"`` after each
+            hidden layer.
+        output_activation: ``"auto"`` gives ``tanh`` for images (data in
+            [-1, 1]) and a linear output for flat vectors.
+        name: model name.
+
+    Returns:
+        A ``keras.Model`` mapping ``z`` (or ``[z, labels]``) to samples.
+
+    Example:
+        >>> g = build_mlp_generator(8, (2,), hidden_units=(32,))
+        >>> g(keras.random.normal((4, 8))).shape
+        (4, 2)
+    """
+    output_shape = tuple(int(d) for d in output_shape)
+    if output_activation == "auto":
+        output_activation = "tanh" if len(output_shape) == 3 else None
+    z = keras.Input(shape=(latent_dim,), name="z")
+    inputs = [z]
+    x = z
+    if num_classes:
+        labels = _label_input()
+        inputs.append(labels)
+        emb = layers.Embedding(num_classes, min(50, 2 * num_classes), name="label_embedding")(labels)
+        x = layers.Concatenate(name="z_and_label")([z, emb])
+    for i, units in enumerate(hidden_units):
+        x = layers.Dense(units, use_bias=normalization in (None, "none"), name=f"dense_{i}")(x)
+        norm = _normalization(normalization, name=f"norm_{i}")
+        if norm is not None:
+            x = norm(x)
+        x = layers.ReLU(name=f"relu_{i}")(x)
+    x = layers.Dense(math.prod(output_shape), activation=output_activation, name="output")(x)
+    if len(output_shape) > 1:
+        x = layers.Reshape(output_shape, name="to_sample")(x)
+    return keras.Model(inputs if num_classes else z, x, name=name)
+
+
+def build_mlp_discriminator(input_shape, hidden_units=(256, 256), num_classes=None,
+                            dropout=0.0, spectral_norm=False, name="discriminator"):
+    """MLP discriminator with LeakyReLU(0.2) hidden layers and one raw score.
+
+    Args:
+        input_shape: shape of one sample.
+        hidden_units: width of each hidden layer.
+        num_classes: if set, one-hot labels are concatenated to the input.
+        dropout: dropout rate after each hidden layer.
+        spectral_norm: wrap each Dense in ``SpectralNormalization``
+            (Miyato et al. 2018).
+        name: model name.
+
+    Returns:
+        A ``keras.Model`` mapping samples (or ``[samples, labels]``) to
+        ``[batch, 1]`` scores.
+
+    Example:
+        >>> d = build_mlp_discriminator((2,), hidden_units=(32,))
+        >>> d(keras.ops.zeros((4, 2))).shape
+        (4, 1)
+    """
+    x_in = keras.Input(shape=tuple(input_shape), name="samples")
+    inputs = [x_in]
+    x = layers.Flatten(name="flatten")(x_in) if len(input_shape) > 1 else x_in
+    if num_classes:
+        labels = _label_input()
+        inputs.append(labels)
+        onehot = layers.CategoryEncoding(num_classes, output_mode="one_hot", name="one_hot")(labels)
+        x = layers.Concatenate(name="sample_and_label")([x, onehot])
+    for i, units in enumerate(hidden_units):
+        x = _maybe_spectral(layers.Dense(units, name=f"dense_{i}"), spectral_norm)(x)
+        x = layers.LeakyReLU(0.2, name=f"lrelu_{i}")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name=f"dropout_{i}")(x)
+    out = _maybe_spectral(layers.Dense(1, name="score"), spectral_norm)(x)
+    return keras.Model(inputs if num_classes else x_in, out, name=name)
+
+
+def build_dcgan_generator(latent_dim, image_shape, base_filters=64, num_classes=None,
+                          kernel_size=4, name="generator"):
+    """DCGAN generator (Radford et al. 2016).
+
+    Dense projection to a ``start x start`` map, then fractionally-strided
+    convolutions that double the size, batch norm + ReLU everywhere except
+    the ``tanh`` output layer.
+
+    Args:
+        latent_dim: size of ``z``.
+        image_shape: ``(H, W, C)``; H = W in {4*2^n, 7*2^n}, e.g. 28, 32, 64.
+        base_filters: channels of the last hidden layer; earlier layers
+            double it.
+        num_classes: if set, a label embedding is concatenated to ``z``.
+        kernel_size: transposed-convolution kernel size.
+        name: model name.
+
+    Returns:
+        A ``keras.Model`` producing images in [-1, 1].
+
+    Example:
+        >>> g = build_dcgan_generator(16, (28, 28, 1), base_filters=8)
+        >>> g(keras.random.normal((2, 16))).shape
+        (2, 28, 28, 1)
+    """
+    start, n = dcgan_plan(image_shape)
+    channels = image_shape[-1]
+    z = keras.Input(shape=(latent_dim,), name="z")
+    inputs = [z]
+    x = z
+    if num_classes:
+        labels = _label_input()
+        inputs.append(labels)
+        emb = layers.Embedding(num_classes, min(50, 2 * num_classes), name="label_embedding")(labels)
+        x = layers.Concatenate(name="z_and_label")([z, emb])
+    filters = base_filters * 2 ** (n - 1)
+    x = layers.Dense(start * start * filters, use_bias=False, name="project")(x)
+    x = layers.BatchNormalization(name="project_bn")(x)
+    x = layers.ReLU(name="project_relu")(x)
+    x = layers.Reshape((start, start, filters), name="to_map")(x)
+    for i in range(n - 1):
+        filters //= 2
+        x = layers.Conv2DTranspose(filters, kernel_size, strides=2, padding="same",
+                                   use_bias=False, name=f"up_{i}")(x)
+        x = layers.BatchNormalization(name=f"up_{i}_bn")(x)
+        x = layers.ReLU(name=f"up_{i}_relu")(x)
+    x = layers.Conv2DTranspose(channels, kernel_size, strides=2, padding="same",
+                               activation="tanh", name="to_image")(x)
+    return keras.Model(inputs if num_classes else z, x, name=name)
+
+
+def build_dcgan_discriminator(image_shape, base_filters=64, num_classes=None,
+                              normalization="batch", sync_batch_norm=False,
+                              dropout=0.0, spectral_norm=False, kernel_size=4,
+                              name="discriminator"):
+    """DCGAN discriminator (Radford et al. 2016).
+
+    Strided convolutions (no pooling), LeakyReLU(0.2), batch norm on every
+    layer but the first, and a single linear score.
+
+    Args:
+        image_shape: ``(H, W, C)``.
+        base_filters: channels of the first convolution; each later one
+            doubles.
+        num_classes: if set, a learned ``H x W`` label map is concatenated to
+            the image channels.
+        normalization: ``"batch"``, ``"layer"`` or ``"none"``.
+        sync_batch_norm: synchronise batch statistics across replicas
+            (``BatchNormalization(synchronized=True)``).
+        dropout: dropout rate after each convolution block.
+        spectral_norm: wrap each convolution and the head in
+            ``SpectralNormalization``.
+        kernel_size: convolution kernel size.
+        name: model name.
+
+    Returns:
+        A ``keras.Model`` mapping images (or ``[images, labels]``) to
+        ``[batch, 1]`` scores.
+
+    Example:
+        >>> d = build_dcgan_discriminator((28, 28, 1), base_filters=8)
+        >>> d(keras.ops.zeros((2, 28, 28, 1))).shape
+        (2, 1)
+    """
+    _, n = dcgan_plan(image_shape)
+    h, w, _ = image_shape
+    x_in = keras.Input(shape=tuple(image_shape), name="samples")
+    inputs = [x_in]
+    x = x_in
+    if num_classes:
+        labels = _label_input()
+        inputs.append(labels)
+        lmap = layers.Embedding(num_classes, h * w, name="label_map")(labels)
+        lmap = layers.Reshape((h, w, 1), name="label_map_2d")(lmap)
+        x = layers.Concatenate(name="image_and_label")([x, lmap])
+    filters = base_filters
+    for i in range(n):
+        x = _maybe_spectral(layers.Conv2D(filters, kernel_size, strides=2, padding="same",
+                                          name=f"down_{i}"), spectral_norm)(x)
+        if i > 0:
+            norm = _normalization(normalization, synchronized=sync_batch_norm,
+                                  name=f"down_{i}_norm")
+            if norm is not None:
+                x = norm(x)
+        x = layers.LeakyReLU(0.2, name=f"down_{i}_lrelu")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name=f"down_{i}_dropout")(x)
+        filters *= 2
+    x = layers.Flatten(name="flatten")(x)
+    out = _maybe_spectral(layers.Dense(1, name="score"), spectral_norm)(x)
+    return keras.Model(inputs if num_classes else x_in, out, name=name)
+
+
+def resolve_architecture(architecture, data_shape):
+    """Picks ``"dcgan"`` for square images it supports, else ``"mlp"``.
+
+    Args:
+        architecture: ``"auto"``, ``"mlp"`` or ``"dcgan"``.
+        data_shape: shape of one sample.
+
+    Returns:
+        ``"mlp"`` or ``"dcgan"``.
+
+    Example:
+        >>> resolve_architecture("auto", (2,))
+        'mlp'
+    """
+    if architecture == "auto":
+        try:
+            dcgan_plan(data_shape)
+            return "dcgan"
+        except ValueError:
+            return "mlp"
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture must be 'auto' or one of {ARCHITECTURES}, "
+                         f"got {architecture!r}")
+    return architecture
+
+
+def build_networks(architecture, latent_dim, data_shape, num_classes=None,
+                   generator_options=None, discriminator_options=None):
+    """Builds a ``(generator, discriminator)`` pair for an architecture name.
+
+    Args:
+        architecture: ``"auto"``, ``"mlp"`` or ``"dcgan"``.
+        latent_dim: size of ``z``.
+        data_shape: shape of one sample.
+        num_classes: condition both networks on labels when set.
+        generator_options: extra keyword arguments for the generator builder.
+        discriminator_options: extra keyword arguments for the discriminator
+            builder.
+
+    Returns:
+        ``(generator, discriminator)``.
+
+    Example:
+        >>> g, d = build_networks("mlp", 8, (2,))
+    """
+    arch = resolve_architecture(architecture, data_shape)
+    g_opts = dict(generator_options or {})
+    d_opts = dict(discriminator_options or {})
+    if arch == "dcgan":
+        g = build_dcgan_generator(latent_dim, data_shape, num_classes=num_classes, **g_opts)
+        d = build_dcgan_discriminator(data_shape, num_classes=num_classes, **d_opts)
+    else:
+        g = build_mlp_generator(latent_dim, data_shape, num_classes=num_classes, **g_opts)
+        d = build_mlp_discriminator(data_shape, num_classes=num_classes, **d_opts)
+    return g, d
