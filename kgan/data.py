@@ -160,9 +160,16 @@ def load_tfds(name, split="train", data_dir=None):
     """
     import tensorflow_datasets as tfds
 
-    ds = tfds.load(name, split=split, data_dir=data_dir, as_supervised=True, batch_size=-1)
-    images, labels = tfds.as_numpy(ds)
-    return np.asarray(images, np.uint8), np.asarray(labels, np.int32)
+    ds = tfds.load(name, split=split, data_dir=data_dir, as_supervised=True)
+    xs, ys = [], []
+    # Batched iteration, not batch_size=-1: that path aborts the process on
+    # generator-backed datasets (seen with tfds.testing.mock_data).
+    for images, labels in tfds.as_numpy(ds.batch(4096)):
+        xs.append(images)
+        ys.append(labels)
+    if not xs:
+        raise ValueError(f"tfds dataset {name!r} split {split!r} is empty.")
+    return np.concatenate(xs).astype(np.uint8), np.concatenate(ys).astype(np.int32)
 
 
 # --- 2-D Gaussian mixtures (VEEGAN / PacGAN benchmarks) ----------------------

@@ -282,8 +282,12 @@ class GAN(keras.Model):
     def _apply(self, optimizer, loss, tape, variables, what):
         grads = tape.gradient(loss, variables)
         if not self.jit_compile:
-            # Stop before the update: the weights stay as the last good step left them.
-            tf.debugging.assert_all_finite(loss, f"{_NONFINITE} ({what})")
+            # Stop before the update: the weights stay as the last good step left
+            # them. The explicit dependency orders the check before the update
+            # (automatic control deps only order ops sharing a resource).
+            check = tf.debugging.assert_all_finite(loss, f"{_NONFINITE} ({what})")
+            with tf.control_dependencies([check]):
+                grads = [None if g is None else tf.identity(g) for g in grads]
         optimizer.apply(grads, variables)
 
     def _replica_scale(self, term):
@@ -389,6 +393,8 @@ class GAN(keras.Model):
             num_replicas=self.distribute_strategy.num_replicas_in_sync)
         if isinstance(x, (tuple, list)) and y is None and len(x) == 2:
             x, y = x
+        if isinstance(x, tf.data.Dataset):
+            kwargs.setdefault("shuffle", False)  # a dataset brings its own order
         try:
             return super().fit(x, y, batch_size=batch_size, **kwargs)
         except tf.errors.InvalidArgumentError as e:
@@ -486,6 +492,20 @@ class GAN(keras.Model):
         config["generator"] = keras.saving.deserialize_keras_object(config["generator"])
         config["discriminator"] = keras.saving.deserialize_keras_object(config["discriminator"])
         return cls(**config)
+
+    def save_own_variables(self, store):
+        # The noise stream is training state too: without it a resumed run
+        # would replay noise it has already used and diverge from an
+        # uninterrupted one.
+        super().save_own_variables(store)
+        store["noise_seed_state"] = self.seed_generator.state
+
+    def load_own_variables(self, store):
+        keys = list(store.keys())
+        if "noise_seed_state" in keys:
+            self.seed_generator.state.assign(store["noise_seed_state"])
+        own = {k: store[k] for k in keys if k != "noise_seed_state"}
+        super().load_own_variables(own)
 
     def get_compile_config(self):
         if self.g_optimizer is None:

@@ -95,6 +95,8 @@ def check_training_data(x, y, *, data_shape, num_classes, num_replicas=1):
         raise DataError(f"fit() got an empty dataset: x has shape {tuple(x.shape)}.")
     _check_sample_spec(tf.TensorShape(x.shape), x.dtype, data_shape, "x")
     xs = np.asarray(x)
+    if not np.isfinite(xs).all():
+        raise DataError(f"x: expected finite values, got {int((~np.isfinite(xs)).sum())} NaN/Inf entries.")
     if len(data_shape) == 3 and (xs.min() < -1.0 - 1e-3 or xs.max() > 1.0 + 1e-3):
         raise DataError(f"x: expected images scaled to [-1, 1] like the generator's tanh output, "
                         f"got values in [{xs.min():.3g}, {xs.max():.3g}]. "
