@@ -312,3 +312,58 @@ def as_dataset(samples, labels=None, batch_size=64, shuffle=True, seed=0,
         ds = ds.repeat()
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def training_stream(samples, labels=None, batch_size=64, seed=0, start_step=0, shuffle=True):
+    """An endless batch stream whose order is a pure function of (seed, step).
+
+    Epoch ``e`` visits a stateless permutation of the data
+    (``index_shuffle`` seeded with ``(seed, e)``), cut into
+    ``len(samples) // batch_size`` full batches. Because batch ``s`` depends
+    only on ``s``, a run resumed at step ``s`` sees exactly the batches an
+    uninterrupted run would have seen, and every worker of a multi-worker
+    job builds the same stream. Batches are sharded across workers by DATA,
+    so replica ``r`` of ``N`` gets the ``r``-th slice of each global batch
+    just as in a single-process ``MirroredStrategy``.
+
+    Args:
+        samples: float array ``[N, ...]``.
+        labels: optional int array ``[N]``; batches are ``(samples, labels)``.
+        batch_size: global batch size.
+        seed: shuffle seed.
+        start_step: first global step to produce (for resuming).
+        shuffle: reshuffle every epoch; ``False`` keeps file order.
+
+    Returns:
+        ``(dataset, steps_per_epoch)``. Pass ``steps_per_epoch`` to ``fit``.
+
+    Example:
+        >>> ds, steps = training_stream(x, y, batch_size=128, seed=0)
+        >>> gan.fit(ds, epochs=10, steps_per_epoch=steps)
+    """
+    n = len(samples)
+    steps = n // batch_size
+    if n == 0:
+        raise ValueError("training_stream got no samples.")
+    if steps == 0:
+        raise ValueError(f"batch_size={batch_size} is larger than the {n} samples.")
+    per_epoch = steps * batch_size
+    x = tf.constant(samples)
+    y = None if labels is None else tf.constant(np.asarray(labels, np.int32))
+
+    def gather(i):
+        # per_epoch is a multiple of batch_size, so a batch never straddles epochs.
+        epoch, pos = i[0] // per_epoch, i % per_epoch
+        if shuffle:
+            pos = tf.random.experimental.index_shuffle(
+                pos, seed=tf.stack([tf.constant(seed, tf.int64), epoch]),
+                max_index=tf.constant(n - 1, tf.int64))
+        xb = tf.gather(x, pos)
+        return xb if y is None else (xb, tf.gather(y, pos))
+
+    ds = tf.data.Dataset.counter(start_step * batch_size).batch(batch_size, drop_remainder=True).map(gather)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    options.deterministic = True
+    ds = ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+    return ds, steps

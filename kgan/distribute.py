@@ -29,6 +29,8 @@ def make_strategy(name="default", devices=None):
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
+        if devices is None and not tf.config.list_physical_devices("GPU"):
+            devices = [d.name for d in tf.config.list_logical_devices("CPU")]
         return tf.distribute.MirroredStrategy(devices)
     if name == "multiworker":
         if "TF_CONFIG" not in os.environ:
@@ -69,3 +71,38 @@ def is_chief(strategy=None):
     if "chief" in cfg["cluster"]:
         return False
     return task_type == "worker" and int(index or 0) == 0
+
+
+def split_cpu(n):
+    """Splits the host CPU into ``n`` logical devices for MirroredStrategy.
+
+    Lets a CPU-only machine run (and test) the multi-replica code path. Must
+    be called before TensorFlow initialises its devices.
+
+    Args:
+        n: number of logical CPU devices.
+
+    Example:
+        >>> split_cpu(2)
+        >>> strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    """
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * int(n))
+    except RuntimeError as e:
+        raise RuntimeError("split_cpu must be called before TensorFlow initialises "
+                           "its devices (before any other TF op).") from e
+
+
+def in_multi_worker_mode(strategy=None):
+    """True when ``strategy`` spans several processes (MultiWorkerMirroredStrategy).
+
+    Example:
+        >>> in_multi_worker_mode(tf.distribute.get_strategy())
+        False
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    extended = getattr(strategy, "extended", None)
+    check = getattr(extended, "_in_multi_worker_mode", None)
+    return bool(check and check())

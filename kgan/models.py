@@ -22,6 +22,7 @@ import tensorflow as tf
 import keras
 from keras import ops
 
+from kgan import distribute
 from kgan import losses as losses_lib
 from kgan import networks
 from kgan import noise as noise_lib
@@ -221,6 +222,11 @@ class GAN(keras.Model):
         return opt
 
     @property
+    def step(self):
+        """Completed train steps (generator updates), restored with the weights."""
+        return int(ops.convert_to_numpy(self.g_optimizer.iterations.value))
+
+    @property
     def metrics(self):
         return [self.g_loss_tracker, self.d_loss_tracker,
                 self.d_acc_real_tracker, self.d_acc_fake_tracker]
@@ -281,6 +287,9 @@ class GAN(keras.Model):
 
     def _apply(self, optimizer, loss, tape, variables, what):
         grads = tape.gradient(loss, variables)
+        # Dense label-embedding gradients: sparse IndexedSlices all-reduce with
+        # replica-dependent shapes under MirroredStrategy, and the tables are small.
+        grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
         if not self.jit_compile:
             # Stop before the update: the weights stay as the last good step left
             # them. The explicit dependency orders the check before the update
@@ -360,7 +369,24 @@ class GAN(keras.Model):
             d_loss, real_out, fake_out = self.discriminator_step(real, labels, batch_size, global_batch)
         g_loss = self.generator_step(labels, batch_size, global_batch)
         self._update_trackers(d_loss, g_loss, real_out, fake_out, batch_size, global_batch)
-        return {m.name: m.result() for m in self.metrics}
+        logs = {m.name: m.result() for m in self.metrics}
+        if distribute.in_multi_worker_mode(self.distribute_strategy):
+            # Keras reduces multi-worker step outputs with
+            # strategy.reduce("MEAN", v, axis=0), which rejects scalars
+            # (keras #20585, tensorflow #72388). Every replica holds the same
+            # synced value, so a [1] vector reduces to it exactly.
+            logs = {k: ops.reshape(v, (1,)) for k, v in logs.items()}
+        return logs
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Workaround for keras #20585 / tensorflow #72388: the base method
+        # reduces a first data batch with strategy.reduce in eager mode, which
+        # fails under MultiWorkerMirroredStrategy. A kgan model is fully built
+        # in __init__ and compile(), so there is nothing for it to build.
+        # Remove when Keras fixes the upstream issues.
+        if self.built and self.g_optimizer is not None and self.g_optimizer.built:
+            return
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def _update_trackers(self, d_loss, g_loss, real_out, fake_out, batch_size, global_batch):
         # Losses are replica shares of the global mean; undo the share and

@@ -7,7 +7,8 @@
     logs/                TensorBoard scalars and per-epoch sample grids
     samples/epoch_*.png  grids from a fixed noise batch
     checkpoints/         model.keras per epoch (weights + both optimizers)
-    backup/              BackupAndRestore state for automatic resume
+    backup/              crash-safe training state; rerunning the command resumes
+    .worker<i>/          a non-chief worker's own state (multi-worker runs)
     model.keras          the final model
     samples.png          final sample grid (or scatter plot for 2-D data)
     export/<name>/<v>/   TF Serving SavedModel          (when export is on)
@@ -54,6 +55,7 @@ class TrainConfig:
     max_samples: int | None = None
     num_points: int = 100_000
     strategy: str = "default"
+    cpu_replicas: int | None = None
     sync_batch_norm: bool = False
     mixed_precision: bool = False
     jit_compile: bool = False
@@ -92,7 +94,7 @@ def parse_args(argv=None):
             typ = {int: int, float: float, str: str}.get(type(default), str)
             if f.name in ("data_dir", "loss", "architecture"):
                 typ = str
-            if f.name in ("latent_dim", "max_samples", "base_filters", "backup_every"):
+            if f.name in ("latent_dim", "max_samples", "base_filters", "backup_every", "cpu_replicas"):
                 typ = int
             p.add_argument(flag, type=typ, default=default)
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
@@ -138,11 +140,15 @@ def build_model(c, data_shape, num_classes):
         generator_options=g_opts, discriminator_options=d_opts, seed=c["seed"])
 
 
-def run(config):
+def run(config, extra_callbacks=()):
     """Runs a whole training job; returns the summary dict.
+
+    Rerunning the same config after a crash resumes from the last saved
+    state at the exact step (see ``kgan.callbacks.TrainingState``).
 
     Args:
         config: a :class:`TrainConfig`.
+        extra_callbacks: more Keras callbacks for ``fit``.
 
     Returns:
         dict with final metrics and output paths (also ``summary.json``).
@@ -154,6 +160,8 @@ def run(config):
     import tensorflow as tf  # after argument parsing: --help and --dry-run stay fast
 
     from kgan import distribute
+    if c["cpu_replicas"]:
+        distribute.split_cpu(c["cpu_replicas"])  # must precede every other TF op
     strategy = distribute.make_strategy(c["strategy"])  # multi-worker: before other TF ops
     import keras
     import numpy as np
@@ -164,7 +172,10 @@ def run(config):
 
     chief = distribute.is_chief()
     out = c["out"]
-    os.makedirs(out, exist_ok=True)
+    # Non-chief workers keep their own state (they need it to resume) but never
+    # write the run's checkpoints, samples, logs or export.
+    work = out if chief else _scratch(out)
+    os.makedirs(work, exist_ok=True)
     if chief:
         with open(os.path.join(out, "config.json"), "w") as f:
             json.dump(c, f, indent=2)
@@ -179,8 +190,7 @@ def run(config):
     if c["max_samples"]:
         x, y = x[:c["max_samples"]], y[:c["max_samples"]]
     num_classes = kgan.data.num_classes_of(y)
-    ds = kgan.data.as_dataset(x, y if c["conditional"] else None, batch_size=c["batch_size"],
-                              seed=c["seed"])
+    labels = y if c["conditional"] else None
 
     with strategy.scope():
         model = build_model(c, x.shape[1:], num_classes)
@@ -189,26 +199,44 @@ def run(config):
             keras.optimizers.Adam(c["d_lr"], beta_1=c["beta_1"], name="discriminator_optimizer"),
             jit_compile=c["jit_compile"], steps_per_execution=c["steps_per_execution"])
 
-    ckpt_dir = os.path.join(out, "checkpoints") if chief else _scratch(out, "checkpoints")
+    state = kcb.TrainingState(os.path.join(work, "backup"), every=c["backup_every"])
+    start_step = state.restore(model)
     reference = kgan.data.ring_mixture().means if c["dataset"] == "ring" else (
         kgan.data.grid_mixture().means if c["dataset"] == "grid" else None)
     cbs = [
-        keras.callbacks.BackupAndRestore(os.path.join(out, "backup"),
-                                         save_freq=c["backup_every"] or "epoch",
-                                         delete_checkpoint=False),
-        keras.callbacks.ModelCheckpoint(os.path.join(ckpt_dir, "model.keras")),
+        state,
+        keras.callbacks.ModelCheckpoint(os.path.join(work, "checkpoints", "model.keras")),
         kcb.SampleGrid(os.path.join(out, "samples"), c["num_samples"], seed=c["seed"],
                        log_dir=os.path.join(out, "logs"), reference=reference),
     ]
     if chief:
         cbs.append(keras.callbacks.TensorBoard(os.path.join(out, "logs"), update_freq="epoch"))
+    cbs.extend(extra_callbacks)
 
     t0 = time.time()
-    history = model.fit(ds, epochs=c["epochs"], callbacks=cbs, verbose=c["verbose"])
+    steps = len(x) // c["batch_size"]
+    epoch, done = divmod(start_step, steps)
+    history = {}
+
+    def fit(first_step, epochs, steps_per_epoch):
+        ds, _ = kgan.data.training_stream(x, labels, c["batch_size"], c["seed"], first_step)
+        h = model.fit(ds, initial_epoch=epoch, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                      callbacks=cbs, verbose=c["verbose"])
+        for k, v in h.history.items():
+            history.setdefault(k, []).extend(v)
+
+    if start_step:
+        print(f"kgan: resuming at step {start_step} (epoch {epoch + 1}, batch {done})", flush=True)
+    if done and epoch < c["epochs"]:
+        fit(start_step, epoch + 1, steps - done)  # finish the interrupted epoch
+        epoch += 1
+    if epoch < c["epochs"]:
+        fit(epoch * steps, c["epochs"], steps)
     train_seconds = time.time() - t0
 
-    summary = {"train_seconds": round(train_seconds, 2),
-               "final_metrics": {k: float(v[-1]) for k, v in history.history.items()},
+    summary = {"train_seconds": round(train_seconds, 2), "resumed_from_step": start_step,
+               "steps": model.step,
+               "final_metrics": {k: float(v[-1]) for k, v in history.items()},
                "epochs": c["epochs"], "num_examples": int(len(x))}
     if not chief:
         return summary
@@ -228,11 +256,11 @@ def run(config):
     return summary
 
 
-def _scratch(out, name):
-    """Non-chief workers write to a private scratch dir that is thrown away."""
+def _scratch(out):
+    """A non-chief worker's private folder inside the run directory."""
     from kgan import distribute
-    _, index = distribute.task_info()
-    return os.path.join(out, f".worker{index}_scratch", name)
+    task_type, index = distribute.task_info()
+    return os.path.join(out, f".{task_type}{index}")
 
 
 def _save_samples(images, samples, path, reference):
