@@ -1,0 +1,282 @@
+"""Training and serving throughput, measured side by side in one run.
+
+Trains the TensorFlow DCGAN tutorial architecture (MNIST 28x28, latent 100,
+batch 256, Algorithm 1 with k=1) three ways on the same data:
+
+* ``kgan fit``: ``kgan.GAN`` with those networks under ``model.fit``;
+* ``plain loop``: the same networks and the same Algorithm 1 step in a
+  hand-written ``tf.function`` loop (the baseline);
+* variants of both with ``steps_per_execution`` and XLA.
+
+and measures generation from the exported SavedModel next to in-process
+``generate``. Prints a table and writes JSON.
+
+    python benchmarks/throughput.py                 # full run (a few minutes on 2 cores)
+    python benchmarks/throughput.py --quick         # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import keras  # noqa: E402
+from keras import layers  # noqa: E402
+
+import kgan  # noqa: E402
+
+LATENT = 100
+SHAPE = (28, 28, 1)
+
+
+# --- the TensorFlow DCGAN tutorial networks ----------------------------------
+
+def tutorial_generator():
+    z = keras.Input((LATENT,))
+    x = layers.Dense(7 * 7 * 256, use_bias=False)(z)
+    x = layers.LeakyReLU()(layers.BatchNormalization()(x))
+    x = layers.Reshape((7, 7, 256))(x)
+    x = layers.Conv2DTranspose(128, 5, strides=1, padding="same", use_bias=False)(x)
+    x = layers.LeakyReLU()(layers.BatchNormalization()(x))
+    x = layers.Conv2DTranspose(64, 5, strides=2, padding="same", use_bias=False)(x)
+    x = layers.LeakyReLU()(layers.BatchNormalization()(x))
+    x = layers.Conv2DTranspose(1, 5, strides=2, padding="same", use_bias=False, activation="tanh")(x)
+    return keras.Model(z, x, name="generator")
+
+
+def tutorial_discriminator():
+    img = keras.Input(SHAPE)
+    x = layers.LeakyReLU()(layers.Conv2D(64, 5, strides=2, padding="same")(img))
+    x = layers.Dropout(0.3)(x)
+    x = layers.LeakyReLU()(layers.Conv2D(128, 5, strides=2, padding="same")(x))
+    x = layers.Dropout(0.3)(x)
+    return keras.Model(img, layers.Dense(1)(layers.Flatten()(x)), name="discriminator")
+
+
+def forward_flops(model):
+    """Multiply-adds x 2 of Dense / Conv / ConvTranspose layers for ONE example."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, layers.Dense):
+            total += 2 * layer.kernel.shape[0] * layer.kernel.shape[1]
+        elif isinstance(layer, layers.Conv2DTranspose):
+            kh, kw, cout, cin = layer.kernel.shape
+            h, w = layer.input.shape[1:3]  # each input pixel scatters a kh*kw*cout patch
+            total += 2 * h * w * kh * kw * cin * cout
+        elif isinstance(layer, layers.Conv2D):
+            kh, kw, cin, cout = layer.kernel.shape
+            h, w = layer.output.shape[1:3]
+            total += 2 * h * w * kh * kw * cin * cout
+    return total
+
+
+def train_flops_per_image(g_fwd, d_fwd):
+    """FLOPs per real image of one Algorithm 1 step (k=1), backward = 2x forward.
+
+    D step: G forward (no tape) + D forward on real and fake + D backward on both.
+    G step: G forward + D forward + D backward to activations only (1x) + G backward.
+    """
+    d_step = g_fwd + 2 * d_fwd + 2 * (2 * d_fwd)
+    g_step = g_fwd + d_fwd + d_fwd + 2 * g_fwd
+    return d_step + g_step
+
+
+# --- the baseline: the same step in a plain tf.function loop -----------------
+
+def plain_loop(images, batch, steps, jit, seed=0):
+    keras.utils.set_random_seed(seed)
+    g, d = tutorial_generator(), tutorial_discriminator()
+    g_opt, d_opt = keras.optimizers.Adam(1e-4), keras.optimizers.Adam(1e-4)
+    g_opt.build(g.trainable_variables)
+    d_opt.build(d.trainable_variables)
+    bce = lambda logits, target: tf.reduce_mean(  # noqa: E731
+        tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.fill(tf.shape(logits), target), logits=logits))
+
+    @tf.function(jit_compile=jit)
+    def step(real):
+        z = tf.random.normal([batch, LATENT])
+        fake = g(z, training=True)
+        with tf.GradientTape() as tape:
+            d_loss = bce(d(real, training=True), 1.0) + bce(d(fake, training=True), 0.0)
+        d_opt.apply(tape.gradient(d_loss, d.trainable_variables), d.trainable_variables)
+        z = tf.random.normal([batch, LATENT])
+        with tf.GradientTape() as tape:
+            g_loss = bce(d(g(z, training=True), training=True), 1.0)
+        g_opt.apply(tape.gradient(g_loss, g.trainable_variables), g.trainable_variables)
+        return d_loss, g_loss
+
+    ds = tf.data.Dataset.from_tensor_slices(images).shuffle(len(images), seed=seed).repeat()
+    it = iter(ds.batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+    for _ in range(3):  # trace + warm up
+        out = step(next(it))
+    float(out[0])
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        out = step(next(it))
+    float(out[0])  # wait for the last step
+    return steps * batch / (time.perf_counter() - t0)
+
+
+class _Timer(keras.callbacks.Callback):
+    def __init__(self, warmup_steps):
+        super().__init__()
+        self.warmup_steps = warmup_steps
+        self.t0 = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.t0 is None and self.model.step >= self.warmup_steps:
+            self.t0 = time.perf_counter()
+            self.start_step = self.model.step
+
+    def on_train_end(self, logs=None):
+        self.t1 = time.perf_counter()
+        self.end_step = self.model.step
+
+
+def kgan_fit(images, batch, steps, jit, spe, seed=0):
+    keras.utils.set_random_seed(seed)
+    gan = kgan.GAN(tutorial_generator(), tutorial_discriminator(), seed=seed)
+    gan.compile(keras.optimizers.Adam(1e-4), keras.optimizers.Adam(1e-4), jit_compile=jit,
+                steps_per_execution=spe)
+    ds, _ = kgan.data.training_stream(images, batch_size=batch, seed=seed)
+    warm = 3 * spe
+    timer = _Timer(warm)
+    gan.fit(ds, epochs=1, steps_per_epoch=warm + max(spe, steps - steps % spe), verbose=0, callbacks=[timer])
+    return (timer.end_step - timer.start_step) * batch / (timer.t1 - timer.t0), gan
+
+
+def matmul_gflops(n=2048, reps=10):
+    a = tf.random.normal([n, n])
+    b = tf.random.normal([n, n])
+
+    @tf.function
+    def mm(a, b):
+        return tf.linalg.matmul(a, b)
+
+    mm(a, b).numpy()
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        c = mm(a, b)
+    c.numpy()
+    return 2 * n ** 3 * reps / (time.perf_counter() - t0) / 1e9
+
+
+def latency(fn, reps):
+    fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return np.percentile(times, 50) * 1e3, np.percentile(times, 99) * 1e3
+
+
+def serving(gan, reps, batch):
+    """Export generation vs in-process generate: p50/p99 at batch 1, images/s at batch 256."""
+    from kgan import export
+
+    base = tempfile.mkdtemp(prefix="kgan-bench-")
+    path = export.export_generator(gan, base, "generator", warmup=False)
+    fn = tf.saved_model.load(path).signatures["serving_default"]
+    z1 = tf.random.normal([1, LATENT])
+    zb = tf.random.normal([batch, LATENT])
+    out = {}
+    out["export_p50_ms"], out["export_p99_ms"] = latency(lambda: fn(z=z1)["images"].numpy(), reps)
+    out["generate_p50_ms"], out["generate_p99_ms"] = latency(lambda: gan.generate(z=z1), reps)
+    n = max(3, reps // 10)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        fn(z=zb)["images"].numpy()
+    out["export_images_per_s"] = n * batch / (time.perf_counter() - t0)
+    gan.generate(z=zb)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        gan.generate(z=zb)
+    out["generate_images_per_s"] = n * batch / (time.perf_counter() - t0)
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--steps", type=int, default=30, help="timed train steps per row")
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--reps", type=int, default=200, help="latency repetitions")
+    p.add_argument("--quick", action="store_true", help="smoke run: few steps")
+    p.add_argument("--xla", action=argparse.BooleanOptionalAction, default=True, help="include XLA rows")
+    p.add_argument("--data-dir", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist"))
+    p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "throughput.json"))
+    a = p.parse_args(argv)
+    if a.quick:
+        a.steps, a.reps = 4, 20
+    if os.path.isdir(a.data_dir):
+        images, _ = kgan.data.load("mnist_idx", a.data_dir)
+    else:
+        images, _ = kgan.data.load("digits")
+    gpus = tf.config.list_physical_devices("GPU")
+    device = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU") if gpus else (
+        f"CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()})")
+
+    g_fwd = forward_flops(tutorial_generator())
+    d_fwd = forward_flops(tutorial_discriminator())
+    flops = train_flops_per_image(g_fwd, d_fwd)
+    mm = matmul_gflops()
+
+    rows = []
+
+    def add(name, ips):
+        rows.append({"path": name, "images_per_s": ips, "gflops": ips * flops / 1e9,
+                     "fraction_of_matmul": ips * flops / 1e9 / mm})
+
+    base = plain_loop(images, a.batch, a.steps, jit=False)
+    add("plain tf.function loop", base)
+    ips, gan = kgan_fit(images, a.batch, a.steps, jit=False, spe=1)
+    add("kgan fit", ips)
+    ips, _ = kgan_fit(images, a.batch, a.steps, jit=False, spe=8)
+    add("kgan fit, steps_per_execution=8", ips)
+    if a.xla:
+        add("plain tf.function loop, XLA", plain_loop(images, a.batch, a.steps, jit=True))
+        ips, _ = kgan_fit(images, a.batch, a.steps, jit=True, spe=1)
+        add("kgan fit, XLA", ips)
+    for r in rows:
+        r["ratio_to_plain_loop"] = r["images_per_s"] / base
+
+    serve = serving(gan, a.reps, a.batch)
+    result = {
+        "command": " ".join([os.path.basename(sys.executable), "benchmarks/throughput.py"] + (argv or sys.argv[1:])),
+        "device": device, "tensorflow": tf.__version__, "keras": keras.__version__,
+        "batch": a.batch, "timed_steps": a.steps,
+        "flops_per_image": {"generator_forward": g_fwd, "discriminator_forward": d_fwd, "train_step": flops},
+        "matmul_gflops": mm, "training": rows, "serving": serve,
+        "serving_export_vs_generate_at_batch": serve["export_images_per_s"] / serve["generate_images_per_s"],
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    print(f"device: {device}   fp32 matmul: {mm:.1f} GFLOP/s   train FLOPs/image: {flops / 1e6:.1f} M")
+    print(f"{'path':40s} {'img/s':>9s} {'x plain':>8s} {'GFLOP/s':>8s} {'% matmul':>9s}")
+    for r in rows:
+        print(f"{r['path']:40s} {r['images_per_s']:9.1f} {r['ratio_to_plain_loop']:8.2f} "
+              f"{r['gflops']:8.1f} {100 * r['fraction_of_matmul']:8.1f}%")
+    print(f"serving  batch 1 p50/p99 ms: export {serve['export_p50_ms']:.2f}/{serve['export_p99_ms']:.2f}"
+          f"  generate {serve['generate_p50_ms']:.2f}/{serve['generate_p99_ms']:.2f}")
+    print(f"serving  batch {a.batch} img/s: export {serve['export_images_per_s']:.0f}"
+          f"  generate {serve['generate_images_per_s']:.0f}"
+          f"  (export/generate {result['serving_export_vs_generate_at_batch']:.2f})")
+    print(f"peak RSS: {result['peak_rss_mb']:.0f} MB")
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+    with open(a.out, "w") as f:
+        json.dump(result, f, indent=2)
+    print(f"wrote {a.out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
