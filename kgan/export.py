@@ -1,0 +1,503 @@
+"""Export a trained generator as a TensorFlow Serving SavedModel.
+
+``export_generator`` writes ``<base_dir>/<model_name>/<version>/``, the
+layout TF Serving's file-system source polls. The version directory is
+written beside its final place under a dot-prefixed temporary name (TF
+Serving only loads directories whose names are integers) and renamed into
+place when complete, so a server never sees a half-written version.
+
+Only the generator is exported (``model.ema_generator`` when the model has
+one, else ``model.generator``), as plain TensorFlow functions over its
+variables: the export loads with ``tf.saved_model.load`` or TF Serving with
+no kgan code and no custom objects.
+
+Signatures (``L`` = ``latent_dim``, ``[H, W, C]`` = ``data_shape``; ``labels``
+is an input only for conditional models):
+
+- ``serving_default``: inputs ``z`` float32 ``[batch, L]`` (+ ``labels``
+  int64 ``[batch]``); outputs ``images`` float32 ``[batch, H, W, C]`` in
+  [-1, 1] and ``images_uint8`` uint8 ``[batch, H, W, C]``.
+- ``generate_from_seed``: inputs ``seed`` int64 ``[batch]`` (+ ``labels``);
+  the same outputs, one image per seed.
+- ``generate_png``: the inputs of ``serving_default``; output ``png_bytes``
+  string ``[batch]``, one PNG file per image.
+- ``generate_png_from_seed``: the inputs of ``generate_from_seed``; output
+  ``png_bytes``.
+
+``generate_from_seed`` with seeds ``[s, s+1, ..., s+n-1]`` returns exactly
+``model.generate(n, seed=s)``: each latent comes from
+:func:`kgan.noise.latents_from_seeds` (stateless random ops), so a seed gives
+the same image on every call, process and client.
+
+PNG is a separate pair of signatures rather than an extra output of every
+signature because the REST API cannot filter outputs: a REST ``:predict``
+returns every output of the signature, so PNGs in ``serving_default`` would
+make every numeric request pay for PNG encoding and transfer, and every PNG
+request carry the float and uint8 arrays too. The output is named
+``png_bytes`` because TF Serving's REST API base64-encodes string outputs
+whose names end in ``_bytes`` (``{"b64": "..."}``); other string outputs
+would be written as raw, invalid-UTF-8 JSON strings. gRPC clients can use
+either kind of signature, and ``output_filter`` to fetch only what they need.
+
+Non-image data (``data_shape`` not ``(H, W, C)``, e.g. 2-D points): the
+numeric signatures output ``samples`` float32 ``[batch] + data_shape`` in the
+data's own range (not clipped), with no ``images_uint8`` and no PNG
+signatures. Images with a channel count PNG cannot hold (not 1-4) get no PNG
+signatures either.
+
+Labels are int64 (JSON integers map to it with no cast on the client side;
+they are cast to the generator's int32 after the range check). A signature
+has one fixed dtype per input, so a gRPC client that sends int32 labels or
+float64 ``z`` gets the TensorFlow runtime's own INVALID_ARGUMENT ("Expects
+arg[1] to be int64 but int32 is provided"); the clients in
+:mod:`kgan.serving_client` cast for you.
+
+With an EMA generator exported, the signatures reproduce the EMA network
+(``model.ema_generator`` on ``latents_from_seeds``), not ``model.generate``,
+which runs ``model.generator``.
+
+Validation happens inside each signature, before the generator runs, with
+TensorFlow ops (TF Serving feeds request tensors to the graph without
+checking them against the signature's shapes): a ``z`` of the wrong rank or
+width, non-finite ``z``, ``seed`` or ``labels`` of the wrong rank or batch,
+and labels outside ``[0, num_classes)`` each fail with INVALID_ARGUMENT and a
+message naming what was expected and what was received, e.g.
+``labels: expected class ids in [0, 3), got values in [-1, 5]``.
+
+Warmup: ``assets.extra/tf_serving_warmup_requests`` holds one
+``PredictionLog`` per signature (and per warmup batch size) so TF Serving
+runs each signature once at load time instead of on the first user request.
+``assets.extra/kgan_export.json`` records latent_dim, num_classes, data_shape
+and the signatures, for :func:`generate_from_export`.
+
+Example:
+    >>> path = export_generator(gan, "/models", model_name="mnist_dcgan")
+    >>> images = generate_from_export(path, 16, seed=0)  # == gan.generate(16, seed=0)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import uuid
+
+import numpy as np
+import tensorflow as tf
+
+from kgan import noise as noise_lib
+
+DEFAULT_SIGNATURE = "serving_default"
+SEED_SIGNATURE = "generate_from_seed"
+PNG_SIGNATURE = "generate_png"
+PNG_SEED_SIGNATURE = "generate_png_from_seed"
+SERVE_TAG = "serve"
+WARMUP_FILE = "tf_serving_warmup_requests"
+METADATA_FILE = "kgan_export.json"
+ASSETS_EXTRA = "assets.extra"
+LABEL_DTYPE = tf.int64
+# TF Serving reads at most this many warmup records.
+_MAX_WARMUP_RECORDS = 1000
+
+
+# --------------------------------------------------------------- in-graph checks
+def _runtime_shape(t):
+    """``t``'s shape as an int64 vector known only at run time.
+
+    The signature declares each input's rank, and Grappler folds Rank, Size
+    and tf.shape lengths from it, which would turn a rank check into a
+    no-op for exactly the requests that break the declaration. A
+    serialize/parse round trip of the (tiny) shape vector hides its length
+    from the optimizer.
+    """
+    shape = tf.raw_ops.Shape(input=t, out_type=tf.int64)
+    return tf.io.parse_tensor(tf.io.serialize_tensor(shape), out_type=tf.int64)
+
+
+def _shape_str(shape):
+    """'[d0, d1, ...]' for a runtime shape vector, as a string tensor."""
+    dims = tf.strings.as_string(shape)
+    return tf.strings.join(["[", tf.strings.reduce_join(dims, separator=", "), "]"])
+
+
+def _runtime_dims(t, rank):
+    """``(rank_ok, dims, shape)``: dims padded with -1 so dims[i] exists for i < rank."""
+    shape = _runtime_shape(t)
+    dims = tf.concat([shape, tf.fill([rank], tf.constant(-1, tf.int64))], 0)
+    return tf.equal(tf.size(shape), rank), dims, shape
+
+
+def _check_z(z, latent_dim):
+    rank_ok, dims, shape = _runtime_dims(z, 2)
+    shape_ok = tf.logical_and(rank_ok, tf.equal(dims[1], latent_dim))
+    check_shape = tf.debugging.Assert(shape_ok, [tf.strings.join([
+        f"z: expected a float32 tensor of shape [batch, {latent_dim}], got shape ",
+        _shape_str(shape)])])
+    with tf.control_dependencies([check_shape]):
+        finite = tf.reduce_all(tf.math.is_finite(z))
+        check_finite = tf.debugging.Assert(finite, [
+            "z: expected finite values, got NaN or Inf"])
+    with tf.control_dependencies([check_finite]):
+        return tf.identity(z)
+
+
+def _check_seed(seed):
+    rank_ok, _, shape = _runtime_dims(seed, 1)
+    check = tf.debugging.Assert(rank_ok, [tf.strings.join([
+        "seed: expected an int64 tensor of shape [batch], got shape ", _shape_str(shape)])])
+    with tf.control_dependencies([check]):
+        return tf.identity(seed)
+
+
+def _check_labels(labels, batch, num_classes, batch_from):
+    rank_ok, dims, shape = _runtime_dims(labels, 1)
+    shape_ok = tf.logical_and(rank_ok, tf.equal(dims[0], tf.cast(batch, tf.int64)))
+    check_shape = tf.debugging.Assert(shape_ok, [tf.strings.join([
+        f"labels: expected an int64 tensor of shape [batch], one label per {batch_from}, "
+        "i.e. [", tf.strings.as_string(batch), "], got shape ", _shape_str(shape)])])
+    with tf.control_dependencies([check_shape]):
+        flat = tf.reshape(labels, [-1])
+        in_range = tf.reduce_all(tf.logical_and(flat >= 0, flat < num_classes))
+        check_range = tf.debugging.Assert(in_range, [tf.strings.join([
+            f"labels: expected class ids in [0, {num_classes}), got values in [",
+            tf.strings.as_string(tf.reduce_min(flat)), ", ",
+            tf.strings.as_string(tf.reduce_max(flat)), "]"])])
+    with tf.control_dependencies([check_range]):
+        # Safe after the range check: values fit int32.
+        return tf.cast(labels, tf.int32)
+
+
+# ----------------------------------------------------------------- the module
+def _exported_generator(model):
+    """The network to export: the EMA generator when the model keeps one."""
+    ema = getattr(model, "ema_generator", None)
+    return ema if ema is not None else model.generator
+
+
+def _tf_variable(v):
+    inner = getattr(v, "value", v)
+    if not isinstance(inner, tf.Variable):
+        raise TypeError(f"Cannot export variable {getattr(v, 'path', v)!r}: expected a "
+                        f"TensorFlow-backed variable, got {type(inner).__name__}.")
+    return inner
+
+
+def _is_image(data_shape):
+    return len(data_shape) == 3
+
+
+def _png_supported(data_shape):
+    return _is_image(data_shape) and data_shape[-1] in (1, 2, 3, 4)
+
+
+def _signature_specs(latent_dim, num_classes):
+    z = tf.TensorSpec([None, latent_dim], tf.float32, name="z")
+    seed = tf.TensorSpec([None], tf.int64, name="seed")
+    labels = tf.TensorSpec([None], LABEL_DTYPE, name="labels")
+    if num_classes:
+        return [z, labels], [seed, labels]
+    return [z], [seed]
+
+
+def _build_module(generator, latent_dim, num_classes, data_shape):
+    """A ``tf.Module`` holding the generator's variables and the signatures."""
+    image = _is_image(data_shape)
+    png = _png_supported(data_shape)
+
+    def run_generator(z, labels):
+        inputs = [z, labels] if num_classes else z
+        out = tf.cast(generator(inputs, training=False), tf.float32)
+        return tf.clip_by_value(out, -1.0, 1.0) if image else out
+
+    def numeric_outputs(samples):
+        if not image:
+            return {"samples": samples}
+        # Same arithmetic as kgan.data.to_uint8 (round half to even, clip).
+        pixels = tf.cast(tf.clip_by_value(tf.round((samples + 1.0) * 127.5), 0.0, 255.0),
+                         tf.uint8)
+        return {"images": samples, "images_uint8": pixels}
+
+    def png_outputs(samples):
+        pixels = numeric_outputs(samples)["images_uint8"]
+        encoded = tf.map_fn(tf.io.encode_png, pixels,
+                            fn_output_signature=tf.TensorSpec([], tf.string))
+        return {"png_bytes": encoded}
+
+    def from_z(z, labels=None):
+        z = _check_z(z, latent_dim)
+        if num_classes:
+            labels = _check_labels(labels, tf.shape(z)[0], num_classes, "row of z")
+        return run_generator(z, labels)
+
+    def from_seed(seed, labels=None):
+        seed = _check_seed(seed)
+        if num_classes:
+            labels = _check_labels(labels, tf.size(seed), num_classes, "seed")
+        z = noise_lib.latents_from_seeds(seed, latent_dim)
+        return run_generator(z, labels)
+
+    z_specs, seed_specs = _signature_specs(latent_dim, num_classes)
+    root = tf.Module(name="kgan_generator")
+    # Track the variables only, not the Keras objects, so the export loads
+    # with plain TensorFlow. Track the tf.Variable inside each Keras variable:
+    # that is what the functions capture, and a Keras variable saves as a
+    # separate copy that TF1-style loaders (TF Serving, the C API) restore
+    # while the functions keep reading the never-restored original.
+    root.generator_variables = [_tf_variable(v) for v in generator.variables]
+
+    def signature(body, outputs, specs):
+        if num_classes:
+            def fn(a, labels):
+                return outputs(body(a, labels))
+        else:
+            def fn(a):
+                return outputs(body(a))
+        return tf.function(fn, input_signature=specs, autograph=False)
+
+    signatures = {
+        DEFAULT_SIGNATURE: signature(from_z, numeric_outputs, z_specs),
+        SEED_SIGNATURE: signature(from_seed, numeric_outputs, seed_specs),
+    }
+    if png:
+        signatures[PNG_SIGNATURE] = signature(from_z, png_outputs, z_specs)
+        signatures[PNG_SEED_SIGNATURE] = signature(from_seed, png_outputs, seed_specs)
+    for name, fn in signatures.items():
+        setattr(root, name, fn)
+    return root, signatures
+
+
+# ------------------------------------------------------------------- warmup
+def _warmup_requests(model_name, signatures, latent_dim, num_classes, batch_sizes):
+    """One PredictionLog per signature and batch size, with valid inputs."""
+    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+
+    rng = np.random.default_rng(0)
+    records = []
+    for batch in batch_sizes:
+        z = rng.standard_normal((batch, latent_dim)).astype(np.float32)
+        seed = np.arange(batch, dtype=np.int64)
+        labels = (np.arange(batch) % num_classes).astype(np.int64) if num_classes else None
+        for name in signatures:
+            first = {"z": z} if name in (DEFAULT_SIGNATURE, PNG_SIGNATURE) else {"seed": seed}
+            if labels is not None:
+                first["labels"] = labels
+            request = predict_pb2.PredictRequest(
+                model_spec=model_pb2.ModelSpec(name=model_name, signature_name=name))
+            for key, value in first.items():
+                request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
+            log = prediction_log_pb2.PredictionLog(
+                predict_log=prediction_log_pb2.PredictLog(request=request))
+            records.append(log.SerializeToString())
+    if len(records) > _MAX_WARMUP_RECORDS:
+        raise ValueError(f"{len(records)} warmup records; TF Serving reads at most "
+                         f"{_MAX_WARMUP_RECORDS}. Use fewer warmup batch sizes.")
+    return records
+
+
+def _warmup_batch_sizes(warmup):
+    if warmup is True:
+        return (1,)
+    if not warmup:
+        return ()
+    sizes = tuple(int(b) for b in warmup)
+    if any(b < 1 for b in sizes):
+        raise ValueError(f"warmup batch sizes must be >= 1, got {sizes}.")
+    return sizes
+
+
+# ------------------------------------------------------------------- export
+def _versions(model_dir):
+    if not os.path.isdir(model_dir):
+        return []
+    return sorted(int(d) for d in os.listdir(model_dir)
+                  if re.fullmatch(r"\d+", d) and os.path.isdir(os.path.join(model_dir, d)))
+
+
+def export_generator(model, base_dir, model_name="generator", version=None, warmup=True):
+    """Writes the model's generator as a TF Serving SavedModel version.
+
+    The result is ``<base_dir>/<model_name>/<version>/`` with the signatures
+    described in this module's docstring, a warmup file and
+    ``assets.extra/kgan_export.json``. It is written under a temporary name
+    and renamed into place, so TF Serving never loads a partial version.
+
+    Args:
+        model: a :class:`kgan.GAN` (anything with ``generator``,
+            ``latent_dim``, ``data_shape`` and ``num_classes``). Its
+            ``ema_generator`` is exported when present.
+        base_dir: local directory that holds one folder per served model
+            (TF Serving's ``base_path`` is ``<base_dir>/<model_name>``).
+        model_name: the served model's name, a single path component.
+        version: positive integer version; ``None`` picks one more than the
+            highest existing version (1 for the first export).
+        warmup: ``True`` writes one warmup request per signature with batch
+            size 1; an iterable of ints writes one per signature and batch
+            size (e.g. the ``allowed_batch_sizes`` of a batching config);
+            ``False`` writes none.
+
+    Returns:
+        The version directory's path.
+
+    Raises:
+        FileExistsError: the version directory already exists.
+        ValueError: bad ``model_name`` or ``version``.
+
+    Example:
+        >>> export_generator(gan, "serving/models", model_name="mnist_dcgan")
+        'serving/models/mnist_dcgan/1'
+    """
+    if not model_name or os.sep in model_name or model_name in (".", "..") \
+            or (os.altsep and os.altsep in model_name):
+        raise ValueError(f"model_name must be one path component, got {model_name!r}.")
+    model_dir = os.path.join(base_dir, model_name)
+    if version is None:
+        existing = _versions(model_dir)
+        version = existing[-1] + 1 if existing else 1
+    if isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 1:
+        raise ValueError(f"version must be a positive integer, got {version!r}.")
+    version = int(version)
+    final = os.path.join(model_dir, str(version))
+    if os.path.exists(final):
+        raise FileExistsError(f"{final} already exists; refusing to overwrite a served "
+                              f"version. Export with a new version (or version=None).")
+
+    latent_dim = int(model.latent_dim)
+    num_classes = int(model.num_classes) if model.num_classes else None
+    data_shape = tuple(int(d) for d in model.data_shape)
+    generator = _exported_generator(model)
+    root, signatures = _build_module(generator, latent_dim, num_classes, data_shape)
+
+    os.makedirs(model_dir, exist_ok=True)
+    # Beside the final directory (same file system, so the rename is atomic);
+    # the leading dot and non-integer name keep TF Serving from loading it.
+    tmp = os.path.join(model_dir, f".tmp-{version}-{uuid.uuid4().hex}")
+    try:
+        tf.saved_model.save(root, tmp, signatures=signatures)
+        extra = os.path.join(tmp, ASSETS_EXTRA)
+        os.makedirs(extra, exist_ok=True)
+        records = _warmup_requests(model_name, signatures, latent_dim, num_classes,
+                                   _warmup_batch_sizes(warmup))
+        if records:
+            with tf.io.TFRecordWriter(os.path.join(extra, WARMUP_FILE)) as writer:
+                for record in records:
+                    writer.write(record)
+        metadata = {
+            "format": 1,
+            "latent_dim": latent_dim,
+            "num_classes": num_classes,
+            "data_shape": list(data_shape),
+            "signatures": sorted(signatures),
+            "exported_network": "ema_generator" if generator is not model.generator
+                                else "generator",
+            "model_class": type(model).__name__,
+        }
+        with open(os.path.join(extra, METADATA_FILE), "w") as f:
+            json.dump(metadata, f, indent=2)
+        if os.path.exists(final):
+            raise FileExistsError(f"{final} appeared while exporting; refusing to overwrite.")
+        try:
+            os.rename(tmp, final)
+        except OSError as e:  # a concurrent export won the race
+            raise FileExistsError(f"Could not move the export to {final}: {e}.") from e
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+# ---------------------------------------------------------------- loading back
+def _resolve_version_dir(path):
+    """``path`` itself if it holds a SavedModel, else its highest version."""
+    if os.path.exists(os.path.join(path, "saved_model.pb")):
+        return path
+    versions = _versions(path)
+    if not versions:
+        raise FileNotFoundError(f"{path} holds no saved_model.pb and no numbered version "
+                                f"directories.")
+    return os.path.join(path, str(versions[-1]))
+
+
+def read_export_metadata(path):
+    """Reads ``assets.extra/kgan_export.json`` of an export.
+
+    Args:
+        path: a version directory, or a model directory (highest version).
+
+    Returns:
+        dict with ``latent_dim``, ``num_classes``, ``data_shape`` and
+        ``signatures``.
+
+    Example:
+        >>> read_export_metadata("serving/models/mnist_dcgan")["latent_dim"]
+        100
+    """
+    with open(os.path.join(_resolve_version_dir(path), ASSETS_EXTRA, METADATA_FILE)) as f:
+        return json.load(f)
+
+
+def load_export(path):
+    """Loads an export with ``tf.saved_model.load`` (no kgan objects needed).
+
+    Args:
+        path: a version directory, or a model directory (its highest
+            version is loaded).
+
+    Returns:
+        The loaded object; its ``signatures`` map holds the serving
+        signatures.
+
+    Example:
+        >>> module = load_export("serving/models/mnist_dcgan/1")
+        >>> out = module.signatures["generate_from_seed"](seed=tf.constant([0, 1], tf.int64))
+        >>> out["images"].shape
+        TensorShape([2, 28, 28, 1])
+    """
+    return tf.saved_model.load(_resolve_version_dir(path))
+
+
+def generate_from_export(path, num_samples, seed=0, labels=None, batch_size=256):
+    """Runs an export's ``generate_from_seed`` signature.
+
+    Returns the same samples as ``model.generate(num_samples, seed=seed,
+    labels=labels)`` on the model that was exported.
+
+    Args:
+        path: a version directory, or a model directory (highest version).
+        num_samples: how many samples.
+        seed: first seed; sample ``i`` uses seed ``seed + i``.
+        labels: int labels ``[num_samples]`` for conditional models; by
+            default ``0, 1, ..., num_classes-1, 0, ...`` as in ``generate``.
+        batch_size: samples per signature call.
+
+    Returns:
+        numpy float32 ``[num_samples] + data_shape`` (images in [-1, 1]).
+
+    Example:
+        >>> images = generate_from_export("serving/models/mnist_dcgan", 16, seed=0)
+        >>> kgan.images.save_grid(images, "served.png")
+    """
+    path = _resolve_version_dir(path)
+    meta = read_export_metadata(path)
+    fn = load_export(path).signatures[SEED_SIGNATURE]
+    n = int(num_samples)
+    num_classes = meta["num_classes"]
+    if num_classes:
+        if labels is None:
+            labels = np.arange(n) % num_classes
+        labels = np.asarray(labels)
+        if labels.shape != (n,):
+            raise ValueError(f"labels: expected shape ({n},), got {labels.shape}.")
+    elif labels is not None:
+        raise ValueError("labels were given but the exported model is not conditional.")
+    seeds = np.arange(seed, seed + n, dtype=np.int64)
+    key = "images" if _is_image(meta["data_shape"]) else "samples"
+    outs = []
+    for i in range(0, n, batch_size):
+        kwargs = {"seed": tf.constant(seeds[i:i + batch_size])}
+        if num_classes:
+            kwargs["labels"] = tf.constant(labels[i:i + batch_size].astype(np.int64))
+        outs.append(fn(**kwargs)[key].numpy())
+    if not outs:
+        return np.zeros([0] + list(meta["data_shape"]), np.float32)
+    return np.concatenate(outs, 0).astype(np.float32)

@@ -1,0 +1,444 @@
+"""Clients for generators served by TensorFlow Serving (REST and gRPC).
+
+Both clients speak TF Serving's public API: :class:`RestClient` the REST API
+(``POST /v1/models/<name>[/versions/<v>]:predict`` and ``GET .../metadata``),
+:class:`GrpcClient` the gRPC ``PredictionService`` (``Predict`` and
+``GetModelMetadata``) through the ``tensorflow-serving-api`` protos. They take
+and return numpy arrays and know the signatures written by
+:mod:`kgan.export`:
+
+- ``generate(z=...)`` runs ``serving_default``; ``generate(seeds=...)`` runs
+  ``generate_from_seed``. Both return float32 images in [-1, 1] (or the
+  ``samples`` of a non-image model).
+- ``generate_png(...)`` runs ``generate_png`` / ``generate_png_from_seed``
+  and returns one PNG file (bytes) per image.
+- ``save_grid(path, ...)`` writes the generated images as one PNG grid.
+
+Inputs are cast to the signatures' dtypes (z float32, seeds and labels
+int64) before they are sent. Server-side errors (for instance labels out of
+range, checked inside the signature) raise :class:`ServingError` carrying the
+gRPC status name (``INVALID_ARGUMENT``, ...) and the server's message.
+
+Example:
+    >>> client = RestClient("http://localhost:8501", model_name="mnist_dcgan")
+    >>> images = client.generate(seeds=range(16))      # == gan.generate(16, seed=0)
+    >>> client.save_grid("served.png", seeds=range(16), scale=4)
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import urllib.error
+import urllib.request
+
+import numpy as np
+
+DEFAULT_SIGNATURE = "serving_default"
+SEED_SIGNATURE = "generate_from_seed"
+PNG_SIGNATURE = "generate_png"
+PNG_SEED_SIGNATURE = "generate_png_from_seed"
+_FLOAT_OUTPUTS = ("images", "samples")
+
+# TF Serving's REST status for each canonical code (http_server.cc), inverted
+# to recover the code from a REST error.
+_HTTP_TO_CODE = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
+                 404: "NOT_FOUND", 409: "ABORTED", 429: "RESOURCE_EXHAUSTED",
+                 499: "CANCELLED", 500: "INTERNAL", 501: "UNIMPLEMENTED",
+                 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
+
+_NP_DTYPES = {"DT_FLOAT": np.float32, "DT_DOUBLE": np.float64, "DT_INT32": np.int32,
+              "DT_INT64": np.int64, "DT_UINT8": np.uint8, "DT_INT8": np.int8,
+              "DT_INT16": np.int16, "DT_BOOL": np.bool_, "DT_STRING": object,
+              "DT_HALF": np.float16}
+
+
+class ServingError(RuntimeError):
+    """An error returned by the model server.
+
+    Attributes:
+        code: gRPC status name, e.g. ``"INVALID_ARGUMENT"`` (for REST,
+            recovered from the HTTP status).
+        message: the server's message.
+    """
+
+    def __init__(self, code, message):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+def _integers(values, name):
+    arr = np.asarray(values)
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"{name}: expected integers, got dtype {arr.dtype}.")
+    return arr.astype(np.int64)
+
+
+def make_inputs(z=None, seeds=None, labels=None):
+    """Builds signature inputs from ``z`` or ``seeds`` (+ ``labels``).
+
+    Args:
+        z: latents ``[n, latent_dim]``; sent as float32.
+        seeds: ``n`` integer seeds (e.g. ``range(16)``); sent as int64.
+        labels: ``n`` integer class ids, or one int for all samples; sent as
+            int64. Required by conditional models.
+
+    Returns:
+        ``(inputs dict, uses_seeds)``.
+
+    Example:
+        >>> inputs, _ = make_inputs(seeds=range(4), labels=3)
+        >>> inputs["labels"]
+        array([3, 3, 3, 3])
+    """
+    if (z is None) == (seeds is None):
+        raise ValueError("Pass exactly one of z or seeds.")
+    if z is not None:
+        first = np.asarray(z, np.float32)
+        inputs = {"z": first}
+    else:
+        first = _integers(list(seeds) if not hasattr(seeds, "shape") else seeds, "seeds")
+        inputs = {"seed": first}
+    if labels is not None:
+        labels = _integers(labels, "labels")
+        if labels.ndim == 0:
+            labels = np.full((first.shape[0] if first.ndim else 1,), labels, np.int64)
+        inputs["labels"] = labels
+    return inputs, z is None
+
+
+class _Client:
+    """Shared logic; subclasses implement ``_predict`` and ``_fetch_metadata``."""
+
+    def __init__(self, model_name, version, timeout):
+        self.model_name = model_name
+        self.version = version
+        self.timeout = timeout
+        self._metadata = None
+
+    # -- transport, per subclass
+    def _predict(self, inputs, signature, output_filter):
+        raise NotImplementedError
+
+    def _fetch_metadata(self):
+        raise NotImplementedError
+
+    # -- public API
+    def metadata(self, refresh=False):
+        """The served signatures: ``{name: {"inputs": {...}, "outputs": {...}}}``.
+
+        Each tensor is described as ``{"dtype": "DT_FLOAT", "shape": [-1, 100]}``
+        (-1 for a dimension of any size). Internal signatures (``__...``) are
+        left out. Cached after the first call.
+
+        Example:
+            >>> client.metadata()["serving_default"]["inputs"]["z"]
+            {'dtype': 'DT_FLOAT', 'shape': [-1, 100]}
+        """
+        if self._metadata is None or refresh:
+            self._metadata = self._fetch_metadata()
+        return self._metadata
+
+    def predict(self, inputs, signature=DEFAULT_SIGNATURE, output_filter=None):
+        """Runs a signature on numpy inputs.
+
+        Args:
+            inputs: dict of input name to array, already in the signature's
+                dtypes (see :func:`make_inputs`).
+            signature: signature name.
+            output_filter: output names to fetch (gRPC only; REST returns
+                every output).
+
+        Returns:
+            dict of output name to numpy array (``object`` arrays of bytes
+            for string outputs).
+
+        Example:
+            >>> client.predict({"seed": np.arange(4)}, "generate_from_seed")["images"].shape
+            (4, 28, 28, 1)
+        """
+        return self._predict(inputs, signature, list(output_filter or []))
+
+    def generate(self, z=None, seeds=None, labels=None, signature=None):
+        """Generates samples from latents ``z`` or integer ``seeds``.
+
+        With seeds ``[s, ..., s+n-1]`` this returns exactly what
+        ``model.generate(n, seed=s, labels=labels)`` returns on the exported
+        model.
+
+        Args:
+            z: latents ``[n, latent_dim]``.
+            seeds: ``n`` integer seeds.
+            labels: class ids (``n`` ints, or one int) for conditional models.
+            signature: defaults to ``serving_default`` for ``z`` and
+                ``generate_from_seed`` for ``seeds``.
+
+        Returns:
+            float32 ``[n, H, W, C]`` images in [-1, 1] (``[n] + data_shape``
+            samples for non-image models).
+
+        Example:
+            >>> images = client.generate(seeds=range(8), labels=[0, 1, 2, 3, 4, 5, 6, 7])
+        """
+        inputs, by_seed = make_inputs(z, seeds, labels)
+        signature = signature or (SEED_SIGNATURE if by_seed else DEFAULT_SIGNATURE)
+        outputs = self._check(signature, inputs)["outputs"]
+        keys = [k for k in _FLOAT_OUTPUTS if k in outputs]
+        if not keys:
+            raise ValueError(f"Signature {signature!r} has no float output named "
+                             f"{' or '.join(_FLOAT_OUTPUTS)}; its outputs are {sorted(outputs)}.")
+        return np.asarray(self._predict(inputs, signature, keys[:1])[keys[0]], np.float32)
+
+    def generate_png(self, z=None, seeds=None, labels=None):
+        """Generates images as PNG files, one ``bytes`` object per image.
+
+        Example:
+            >>> open("0.png", "wb").write(client.generate_png(seeds=[0])[0])
+        """
+        inputs, by_seed = make_inputs(z, seeds, labels)
+        signature = PNG_SEED_SIGNATURE if by_seed else PNG_SIGNATURE
+        self._check(signature, inputs)
+        out = self._predict(inputs, signature, ["png_bytes"])["png_bytes"]
+        return [bytes(b) for b in np.asarray(out, object).reshape(-1)]
+
+    def save_grid(self, path, z=None, seeds=None, labels=None, cols=None, scale=1):
+        """Generates images and writes them as one PNG grid.
+
+        Args:
+            path: output PNG path.
+            z, seeds, labels: as in :meth:`generate`.
+            cols: grid columns (default: square-ish).
+            scale: integer upscaling for small images.
+
+        Returns:
+            ``path``.
+
+        Example:
+            >>> client.save_grid("grid.png", seeds=range(64), scale=2)
+        """
+        from kgan.images import save_grid
+
+        return save_grid(self.generate(z=z, seeds=seeds, labels=labels), path, cols=cols,
+                         scale=scale)
+
+    # -- helpers
+    def _check(self, signature, inputs):
+        """The signature's description; clear errors for a missing signature or
+        for labels sent to (or missing from) a model that does (not) take them.
+
+        TF Serving's REST API ignores inputs a signature does not have, so an
+        unconditional model would silently drop labels without this check.
+        """
+        signatures = self.metadata()
+        if signature not in signatures:
+            raise ServingError("FAILED_PRECONDITION",
+                               f"Serving signature key \"{signature}\" not found; the model "
+                               f"has {sorted(signatures)}.")
+        expected = signatures[signature]["inputs"]
+        if "labels" in expected and "labels" not in inputs:
+            raise ValueError(f"Model {self.model_name!r} is conditional: pass labels (class "
+                             f"ids), one per image or one int for all.")
+        if "labels" in inputs and "labels" not in expected:
+            raise ValueError(f"labels were given but model {self.model_name!r} is not "
+                             f"conditional.")
+        return signatures[signature]
+
+    def _output_dtype(self, signature, name):
+        info = self.metadata().get(signature, {}).get("outputs", {}).get(name)
+        return _NP_DTYPES.get(info["dtype"]) if info else None
+
+
+def _signature_map_to_dict(signature_defs):
+    """SignatureDef protos (or their JSON dicts) -> plain description dict."""
+    def tensors(infos):
+        out = {}
+        for name, info in infos.items():
+            if isinstance(info, dict):
+                shape = info.get("tensor_shape", {})
+                dims = [int(d.get("size", 0)) for d in shape.get("dim", [])]
+                unknown = shape.get("unknown_rank", False)
+                dtype = info.get("dtype", "DT_INVALID")
+            else:
+                dims = [int(d.size) for d in info.tensor_shape.dim]
+                unknown = info.tensor_shape.unknown_rank
+                from tensorflow.core.framework import types_pb2
+
+                dtype = types_pb2.DataType.Name(info.dtype)
+            out[name] = {"dtype": dtype, "shape": None if unknown else dims}
+        return out
+
+    result = {}
+    for name, sig in signature_defs.items():
+        if name.startswith("__"):
+            continue
+        inputs = sig.get("inputs", {}) if isinstance(sig, dict) else sig.inputs
+        outputs = sig.get("outputs", {}) if isinstance(sig, dict) else sig.outputs
+        result[name] = {"inputs": tensors(inputs), "outputs": tensors(outputs)}
+    return result
+
+
+# ------------------------------------------------------------------------ REST
+class RestClient(_Client):
+    """Client for TF Serving's REST API.
+
+    Args:
+        url: server root, e.g. ``"http://localhost:8501"``.
+        model_name: served model name.
+        version: model version (int) or ``None`` for the server's latest.
+        timeout: seconds per HTTP request.
+
+    Example:
+        >>> client = RestClient("http://localhost:8501", "mnist_dcgan")
+        >>> client.generate(seeds=[0, 1, 2]).shape
+        (3, 28, 28, 1)
+    """
+
+    def __init__(self, url="http://localhost:8501", model_name="generator", version=None,
+                 timeout=30.0):
+        super().__init__(model_name, version, timeout)
+        self.url = url.rstrip("/")
+
+    def _model_url(self):
+        url = f"{self.url}/v1/models/{self.model_name}"
+        return url + (f"/versions/{int(self.version)}" if self.version is not None else "")
+
+    def _request(self, url, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(url, data=data, method="GET" if body is None else "POST",
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            try:
+                message = json.loads(raw).get("error", raw.decode(errors="replace"))
+            except ValueError:
+                message = raw.decode(errors="replace")
+            raise ServingError(_HTTP_TO_CODE.get(e.code, f"HTTP_{e.code}"), message) from None
+        except urllib.error.URLError as e:
+            raise ServingError("UNAVAILABLE", f"{url}: {e.reason}") from None
+        except (OSError, http.client.HTTPException) as e:  # reset, timeout, hang-up
+            raise ServingError("UNAVAILABLE", f"{url}: {e!r}") from None
+
+    def _fetch_metadata(self):
+        body = self._request(self._model_url() + "/metadata")
+        sig_map = body.get("metadata", {}).get("signature_def", {})
+        return _signature_map_to_dict(sig_map.get("signature_def", {}))
+
+    def _predict(self, inputs, signature, output_filter):
+        body = {"signature_name": signature,
+                "inputs": {k: np.asarray(v).tolist() for k, v in inputs.items()}}
+        outputs = self._request(self._model_url() + ":predict", body)["outputs"]
+        if not isinstance(outputs, dict):
+            # One output: TF Serving writes its value without the name.
+            names = list(self.metadata().get(signature, {}).get("outputs", {}))
+            if len(names) != 1:
+                raise ServingError("INTERNAL", f"Unexpected single-output response for "
+                                               f"signature {signature!r} with outputs {names}.")
+            outputs = {names[0]: outputs}
+        return {k: self._decode(signature, k, v) for k, v in outputs.items()}
+
+    def _decode(self, signature, name, value):
+        if name.endswith("_bytes"):
+            # String outputs named *_bytes come base64-encoded as {"b64": ...}.
+            def unwrap(v):
+                if isinstance(v, list):
+                    return [unwrap(x) for x in v]
+                return base64.b64decode(v["b64"]) if isinstance(v, dict) else v.encode()
+            return np.array(unwrap(value), dtype=object)
+        dtype = self._output_dtype(signature, name)
+        return np.asarray(value, dtype)
+
+
+# ------------------------------------------------------------------------ gRPC
+class GrpcClient(_Client):
+    """Client for TF Serving's gRPC ``PredictionService``.
+
+    Args:
+        target: ``"host:port"`` of the gRPC endpoint (TF Serving's
+            ``--port``, 8500 by default).
+        model_name: served model name.
+        version: model version (int) or ``None`` for the server's latest.
+        timeout: seconds per RPC.
+        channel: an existing ``grpc.Channel`` to use instead of ``target``.
+        max_message_mb: receive limit; large batches of images need more
+            than gRPC's 4 MB default.
+
+    Example:
+        >>> client = GrpcClient("localhost:8500", "mnist_dcgan")
+        >>> client.generate(seeds=range(4)).shape
+        (4, 28, 28, 1)
+    """
+
+    def __init__(self, target="localhost:8500", model_name="generator", version=None,
+                 timeout=30.0, channel=None, max_message_mb=256):
+        import grpc
+        from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+        super().__init__(model_name, version, timeout)
+        self.target = target
+        limit = int(max_message_mb * 1024 * 1024)
+        self._channel = channel or grpc.insecure_channel(
+            target, options=[("grpc.max_receive_message_length", limit),
+                             ("grpc.max_send_message_length", limit)])
+        self._stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
+
+    def close(self):
+        """Closes the channel."""
+        self._channel.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _model_spec(self, spec, signature=None):
+        spec.name = self.model_name
+        if self.version is not None:
+            spec.version.value = int(self.version)
+        if signature:
+            spec.signature_name = signature
+
+    def _call(self, method, request):
+        import grpc
+
+        try:
+            return method(request, timeout=self.timeout)
+        except grpc.RpcError as e:
+            raise ServingError(e.code().name, e.details()) from None
+
+    def _fetch_metadata(self):
+        from tensorflow_serving.apis import get_model_metadata_pb2
+
+        request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
+        self._model_spec(request.model_spec)
+        response = self._call(self._stub.GetModelMetadata, request)
+        sig_map = get_model_metadata_pb2.SignatureDefMap()
+        response.metadata["signature_def"].Unpack(sig_map)
+        return _signature_map_to_dict(sig_map.signature_def)
+
+    def _predict(self, inputs, signature, output_filter):
+        import tensorflow as tf
+        from tensorflow_serving.apis import predict_pb2
+
+        request = predict_pb2.PredictRequest(output_filter=output_filter)
+        self._model_spec(request.model_spec, signature)
+        for name, value in inputs.items():
+            request.inputs[name].CopyFrom(tf.make_tensor_proto(np.asarray(value)))
+        response = self._call(self._stub.Predict, request)
+        return {name: tf.make_ndarray(proto) for name, proto in response.outputs.items()}
+
+
+def make_client(rest=None, grpc=None, **kwargs):
+    """A :class:`RestClient` for a REST URL or a :class:`GrpcClient` for a gRPC target.
+
+    Example:
+        >>> make_client(rest="http://localhost:8501", model_name="mnist_dcgan")
+    """
+    if (rest is None) == (grpc is None):
+        raise ValueError("Pass exactly one of rest (a URL) or grpc (host:port).")
+    return RestClient(rest, **kwargs) if rest is not None else GrpcClient(grpc, **kwargs)

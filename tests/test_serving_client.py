@@ -1,0 +1,335 @@
+"""REST and gRPC clients against a double of TF Serving, plus the serving/ configs.
+
+``serving_double.ServingDouble`` speaks TF Serving's REST API and gRPC
+``PredictionService`` on 127.0.0.1 with OS-chosen ports, loading the exports
+TF1-style into a session as TF Serving does (see its docstring).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import re
+import runpy
+import socket
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+from google.protobuf import text_format
+from PIL import Image
+
+import kgan
+from kgan import export
+from kgan import serving_client as sc
+from kgan.data import to_uint8
+from kgan.images import make_grid
+from serving_double import ServingDouble
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SERVING = os.path.join(ROOT, "serving")
+LATENT = 8
+N = 5
+SEEDS = range(3, 3 + N)
+LABELS = [0, 2, 1, 2, 0]
+TIMEOUT = 60.0  # per request; the double answers in well under a second
+
+
+def perturb(generator, seed):
+    """Moves every weight off its initial value (see test_export.perturb)."""
+    rng = np.random.default_rng(seed)
+    for v in generator.variables:
+        value = np.asarray(v.numpy())
+        noise = rng.normal(0.0, 0.1, value.shape).astype(value.dtype)
+        v.assign(np.abs(value + noise) + 0.5 if "variance" in v.path else value + noise)
+
+
+def tiny_dcgan(num_classes=None, seed=0):
+    model = kgan.DCGAN(data_shape=(28, 28, 1), latent_dim=LATENT, num_classes=num_classes,
+                       generator_options={"base_filters": 8},
+                       discriminator_options={"base_filters": 8}, seed=0)
+    perturb(model.generator, seed)
+    return model
+
+
+def assert_same(actual, expected):
+    """Equal up to float32 rounding."""
+    np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-6)
+
+
+def decode_png(data):
+    return np.asarray(Image.open(io.BytesIO(data)))
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """Exports (cgan v1 and v2, dcgan, mlp) served by the double for the module."""
+    base = str(tmp_path_factory.mktemp("models"))
+    models = {
+        ("cgan", 1): tiny_dcgan(3, seed=1),
+        ("cgan", 2): tiny_dcgan(3, seed=2),
+        ("dcgan", 1): tiny_dcgan(None, seed=3),
+        ("mlp", 1): kgan.GAN(data_shape=(2,), latent_dim=4, architecture="mlp",
+                             generator_options={"hidden_units": (16,)},
+                             discriminator_options={"hidden_units": (16,)}, seed=0),
+    }
+    for (name, version), model in models.items():
+        export.export_generator(model, base, name, version=version)
+    double = ServingDouble({name: os.path.join(base, name) for name in ("cgan", "dcgan", "mlp")})
+    with double.start():
+        yield {"models": models, "double": double, "base": base}
+
+
+def make(kind, served, model_name="cgan", version=None):
+    double = served["double"]
+    if kind == "rest":
+        return sc.RestClient(double.rest_url, model_name, version=version, timeout=TIMEOUT)
+    return sc.GrpcClient(double.grpc_target, model_name, version=version, timeout=TIMEOUT)
+
+
+KINDS = ["rest", "grpc"]
+
+
+# ------------------------------------------------------------ numbers
+@pytest.mark.parametrize("kind", KINDS)
+def test_generate_from_seeds_equals_model_generate(served, kind):
+    client = make(kind, served)  # latest version: 2
+    images = client.generate(seeds=SEEDS, labels=LABELS)
+    assert images.dtype == np.float32 and images.shape == (N, 28, 28, 1)
+    assert_same(images, served["models"][("cgan", 2)].generate(N, seed=3, labels=LABELS))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_generate_from_z_equals_model_generate(served, kind):
+    z = np.random.default_rng(0).standard_normal((N, LATENT)).astype(np.float32)
+    images = make(kind, served).generate(z=z, labels=LABELS)
+    assert_same(images, served["models"][("cgan", 2)].generate(z=z, labels=LABELS))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_version_pinning(served, kind):
+    v1 = make(kind, served, version=1).generate(seeds=SEEDS, labels=1)
+    assert_same(v1, served["models"][("cgan", 1)].generate(N, seed=3, labels=[1] * N))
+    v2 = make(kind, served).generate(seeds=SEEDS, labels=1)
+    assert np.abs(v1 - v2).max() > 1e-2
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_unconditional_and_non_image_models(served, kind):
+    images = make(kind, served, "dcgan").generate(seeds=SEEDS)
+    assert_same(images, served["models"][("dcgan", 1)].generate(N, seed=3))
+    # One output ("samples"): REST returns it bare, without its name.
+    samples = make(kind, served, "mlp").generate(seeds=SEEDS)
+    assert samples.shape == (N, 2)
+    assert_same(samples, served["models"][("mlp", 1)].generate(N, seed=3))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_png_images_and_grid(served, kind, tmp_path):
+    client = make(kind, served)
+    expected = served["models"][("cgan", 2)].generate(N, seed=3, labels=LABELS)
+    pngs = client.generate_png(seeds=SEEDS, labels=LABELS)
+    assert len(pngs) == N and all(p.startswith(b"\x89PNG") for p in pngs)
+    np.testing.assert_array_equal(np.stack([decode_png(p) for p in pngs])[..., None],
+                                  to_uint8(expected))
+    path = client.save_grid(str(tmp_path / "grid.png"), seeds=SEEDS, labels=LABELS, scale=2)
+    grid = np.asarray(Image.open(path))
+    np.testing.assert_array_equal(grid, make_grid(expected)[..., 0].repeat(2, 0).repeat(2, 1))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_metadata_lists_signatures(served, kind):
+    meta = make(kind, served).metadata()
+    assert set(meta) == {"serving_default", "generate_from_seed", "generate_png",
+                         "generate_png_from_seed"}
+    assert meta["serving_default"]["inputs"] == {
+        "z": {"dtype": "DT_FLOAT", "shape": [-1, LATENT]},
+        "labels": {"dtype": "DT_INT64", "shape": [-1]}}
+    assert meta["generate_from_seed"]["outputs"] == {
+        "images": {"dtype": "DT_FLOAT", "shape": [-1, 28, 28, 1]},
+        "images_uint8": {"dtype": "DT_UINT8", "shape": [-1, 28, 28, 1]}}
+    assert meta["generate_png_from_seed"]["outputs"] == {
+        "png_bytes": {"dtype": "DT_STRING", "shape": [-1]}}
+
+
+# ------------------------------------------------------------- errors
+SERVER_ERRORS = [
+    ({"seeds": [0, 1], "labels": [0, 7]}, "cgan",
+     "labels: expected class ids in [0, 3), got values in [0, 7]"),
+    ({"z": np.zeros((2, LATENT + 1)), "labels": [0, 1]}, "cgan",
+     f"z: expected a float32 tensor of shape [batch, {LATENT}], got shape [2, {LATENT + 1}]"),
+    ({"z": np.full((2, LATENT), np.nan), "labels": [0, 1]}, "cgan",
+     "z: expected finite values, got NaN or Inf"),
+    ({"seeds": [0, 1, 2], "labels": [0, 1]}, "cgan",
+     "one label per seed, i.e. [3], got shape [2]"),
+]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kwargs, model_name, message", SERVER_ERRORS)
+def test_bad_requests_give_invalid_argument(served, kind, kwargs, model_name, message):
+    with pytest.raises(sc.ServingError) as info:
+        make(kind, served, model_name).generate(**kwargs)
+    assert info.value.code == "INVALID_ARGUMENT"
+    assert message in info.value.message
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_missing_model_or_version_is_not_found(served, kind):
+    with pytest.raises(sc.ServingError) as info:
+        make(kind, served, "nope").generate(seeds=[0])
+    assert info.value.code == "NOT_FOUND"
+    with pytest.raises(sc.ServingError) as info:
+        make(kind, served, "dcgan", version=9).predict({"seed": np.arange(2)},
+                                                       "generate_from_seed")
+    assert info.value.code == "NOT_FOUND" and "9" in info.value.message
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_missing_labels(served, kind):
+    with pytest.raises(ValueError, match="is conditional: pass labels"):
+        make(kind, served).generate(seeds=[0, 1])
+    # Without the client's check, the server refuses the request.
+    with pytest.raises(sc.ServingError) as info:
+        make(kind, served).predict({"seed": np.arange(2)}, "generate_from_seed")
+    assert info.value.code == "INVALID_ARGUMENT" and "labels" in info.value.message
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_labels_for_an_unconditional_model_are_refused(served, kind):
+    # TF Serving's REST API would silently ignore them; the client refuses.
+    with pytest.raises(ValueError, match="not conditional"):
+        make(kind, served, "dcgan").generate(seeds=[0, 1], labels=[0, 1])
+    with pytest.raises(sc.ServingError, match="not found"):
+        make(kind, served, "mlp").generate_png(seeds=[0])
+
+
+def test_client_side_argument_checks(served):
+    client = make("rest", served)
+    with pytest.raises(ValueError, match="exactly one of z or seeds"):
+        client.generate()
+    with pytest.raises(ValueError, match="exactly one of z or seeds"):
+        client.generate(z=np.zeros((1, LATENT)), seeds=[0])
+    with pytest.raises(ValueError, match="labels: expected integers"):
+        client.generate(seeds=[0, 1], labels=[0.5, 1.0])
+    with pytest.raises(ValueError, match="seeds: expected integers"):
+        client.generate(seeds=[0.5])
+
+
+def _closed_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_server_fails_fast():
+    port = _closed_port()
+    for client in (sc.RestClient(f"http://127.0.0.1:{port}", timeout=5),
+                   sc.GrpcClient(f"127.0.0.1:{port}", timeout=5)):
+        with pytest.raises(sc.ServingError) as info:
+            client.generate(seeds=[0])
+        assert info.value.code == "UNAVAILABLE"
+
+
+# ------------------------------------------- TF Serving's REST conventions
+def _post(url, body):
+    req = urllib.request.Request(url, json.dumps(body).encode(), method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=TIMEOUT) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_rest_row_format_returns_base64_png_bytes(served):
+    url = served["double"].rest_url + "/v1/models/cgan:predict"
+    status, body = _post(url, {"signature_name": "generate_png_from_seed",
+                               "instances": [{"seed": 3, "labels": 0}, {"seed": 4, "labels": 2}]})
+    assert status == 200
+    # png_bytes ends in "_bytes": TF Serving writes it as {"b64": ...}.
+    pngs = [base64.b64decode(p["b64"]) for p in body["predictions"]]
+    expected = served["models"][("cgan", 2)].generate(2, seed=3, labels=[0, 2])
+    np.testing.assert_array_equal(np.stack([decode_png(p) for p in pngs])[..., None],
+                                  to_uint8(expected))
+    status, body = _post(url, {"instances": [{"z": [0.0] * LATENT, "labels": 5}]})
+    assert status == 400 and "got values in [5, 5]" in body["error"]
+    status, body = _post(url, {"inputs": {"z": [[0.0] * LATENT], "labels": [1.5]}})
+    assert status == 400 and "is not of expected type: int64" in body["error"]
+
+
+def test_double_replayed_each_exports_warmup_records(served):
+    counts = served["double"].warmup_counts
+    assert counts == {("cgan", 1): 4, ("cgan", 2): 4, ("dcgan", 1): 4, ("mlp", 1): 2}
+
+
+# --------------------------------------------------------------- CLI
+def test_client_command_line(served, tmp_path, capsys):
+    cli = runpy.run_path(os.path.join(SERVING, "client.py"), run_name="cli")
+    out, pngs = str(tmp_path / "grid.png"), str(tmp_path / "pngs")
+    code = cli["main"](["--rest", served["double"].rest_url, "--model", "cgan", "--num", "4",
+                        "--seed", "3", "--labels", "2", "--out", out, "--png-dir", pngs])
+    assert code == 0
+    expected = served["models"][("cgan", 2)].generate(4, seed=3, labels=[2] * 4)
+    np.testing.assert_array_equal(np.asarray(Image.open(out)), make_grid(expected)[..., 0])
+    assert sorted(os.listdir(pngs)) == [f"seed{s:06d}.png" for s in range(3, 7)]
+    capsys.readouterr()
+    assert cli["main"](["--grpc", served["double"].grpc_target, "--model", "dcgan",
+                        "--metadata"]) == 0
+    assert "generate_png_from_seed" in json.loads(capsys.readouterr().out)
+    assert cli["main"](["--grpc", served["double"].grpc_target, "--model", "cgan",
+                        "--labels", "9", "--out", out]) == 1
+    assert "INVALID_ARGUMENT" in capsys.readouterr().err
+
+
+# ------------------------------------------------------ serving/ configs
+def test_models_config_is_a_valid_model_server_config():
+    from tensorflow_serving.config import model_server_config_pb2
+
+    with open(os.path.join(SERVING, "models.config")) as f:
+        config = text_format.Parse(f.read(), model_server_config_pb2.ModelServerConfig())
+    models = config.model_config_list.config
+    assert len(models) >= 2 and len({m.name for m in models}) == len(models)
+    for m in models:
+        assert m.base_path == f"/models/{m.name}"  # docker-compose mounts ./models there
+        assert m.model_platform == "tensorflow"
+        if m.model_version_policy.HasField("specific"):
+            versions = set(m.model_version_policy.specific.versions)
+            assert len(versions) >= 2
+            assert set(m.version_labels.values()) <= versions
+
+
+def test_batching_parameters_are_consistent():
+    fields, allowed = {}, []
+    with open(os.path.join(SERVING, "batching_parameters.txt")) as f:
+        for line in f:
+            line = line.split("#")[0].strip()
+            if not line:
+                continue
+            if m := re.fullmatch(r"(\w+) \{ value: (\d+) \}", line):
+                fields[m.group(1)] = int(m.group(2))
+            elif m := re.fullmatch(r"allowed_batch_sizes: (\d+)", line):
+                allowed.append(int(m.group(1)))
+            else:
+                assert re.fullmatch(r"pad_variable_length_inputs: (true|false)", line), line
+    known = {"max_batch_size", "batch_timeout_micros", "max_enqueued_batches",
+             "num_batch_threads"}
+    assert set(fields) <= known and "max_batch_size" in fields
+    assert allowed == sorted(set(allowed)) and allowed[-1] == fields["max_batch_size"]
+
+
+def test_docker_compose_serves_the_configs():
+    with open(os.path.join(SERVING, "docker-compose.yml")) as f:
+        text = f.read()
+    assert re.search(r"image: tensorflow/serving(:[\w.-]+)?\n", text)
+    for host, container in re.findall(r"- \./([\w.]+):(/[\w/.]+)", text):
+        assert os.path.exists(os.path.join(SERVING, host)) or host == "models", host
+        if host == "models":
+            assert container == "/models"
+    assert "--model_config_file=/serving/models.config" in text
+    assert "- ./models.config:/serving/models.config" in text
+    assert "--batching_parameters_file=/serving/batching_parameters.txt" in text
+    assert "- ./batching_parameters.txt:/serving/batching_parameters.txt" in text
+    assert '"8500:8500"' in text and '"8501:8501"' in text
