@@ -47,7 +47,7 @@ class TrainConfig:
     hidden_units: tuple | None = None
     d_steps: int = 1
     real_label: float = 1.0
-    epochs: int = 15
+    epochs: int = 40
     batch_size: int = 64
     g_lr: float = 2e-4
     d_lr: float = 2e-4

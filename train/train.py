@@ -1,6 +1,6 @@
 """Train any kgan variant on any supported dataset.
 
-    python train/train.py --variant dcgan --dataset digits --epochs 15 --out runs/dcgan
+    python train/train.py --variant dcgan --dataset digits --epochs 40 --out runs/dcgan
     python train/train.py --dry-run            # print the resolved config
 
 All options: ``python train/train.py --help``. The work is done by
