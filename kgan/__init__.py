@@ -7,12 +7,13 @@ Example:
     >>> gan.fit(dataset, epochs=10)
 """
 
-from kgan import data, losses, networks, noise
-from kgan.models import (GAN, ConditionalGAN, DCGAN, LSGAN, NonFiniteLossError,
-                         VanillaGAN)
+from kgan import data, layers, losses, networks, noise, regularizers, tricks
+from kgan.models import (ACGAN, GAN, ConditionalGAN, DCGAN, LSGAN, NonFiniteLossError,
+                         VanillaGAN, WGANGP)
 from kgan.validation import DataError
 
 __version__ = "0.1.0"
 
-__all__ = ["GAN", "VanillaGAN", "ConditionalGAN", "DCGAN", "LSGAN", "DataError",
-           "NonFiniteLossError", "data", "losses", "networks", "noise"]
+__all__ = ["GAN", "VanillaGAN", "ConditionalGAN", "DCGAN", "LSGAN", "WGANGP", "ACGAN",
+           "DataError", "NonFiniteLossError", "data", "layers", "losses", "networks", "noise",
+           "regularizers", "tricks"]

@@ -222,6 +222,60 @@ def hinge_generator_loss(fake_outputs):
     return -_per_example(fake_outputs)
 
 
+# --- auxiliary objectives ----------------------------------------------------
+
+def feature_matching_loss(real_features_mean, fake_features_mean):
+    """Feature matching: ``||E_x f(x) - E_z f(G(z))||_2^2``.
+
+    ``f`` is an intermediate layer of D. G is trained to match the mean
+    activation of real data rather than to maximise D's output, which keeps
+    it from over-training on the current D.
+
+    Salimans et al., "Improved Techniques for Training GANs", NeurIPS 2016,
+    section 3.1.
+
+    The inputs are MEANS over the batch (the global batch under
+    ``tf.distribute``; ``kgan.GAN`` all-reduces the feature sums first), so
+    the result is one scalar, not a per-example loss.
+
+    Args:
+        real_features_mean: ``[features]`` (or ``[..., features]``) mean of
+            ``f`` on real data.
+        fake_features_mean: the same on generated data.
+
+    Returns:
+        A scalar.
+
+    Example:
+        >>> feature_matching_loss([1.0, 2.0], [0.0, 0.0])  # 5
+    """
+    r = ops.convert_to_tensor(real_features_mean)
+    f = ops.convert_to_tensor(fake_features_mean)
+    return ops.sum(ops.square(ops.cast(r, f.dtype) - f))
+
+
+def auxiliary_classifier_loss(class_logits, labels):
+    """Cross-entropy of D's auxiliary class prediction (AC-GAN).
+
+    ``L_C = -log P(C = c | X)`` per example; D minimises it on real and
+    generated samples, G on generated samples (Odena et al., "Conditional
+    Image Synthesis with Auxiliary Classifier GANs", ICML 2017, eqs. 2-3).
+
+    Args:
+        class_logits: ``[batch, num_classes]`` unnormalised class scores.
+        labels: int ``[batch]`` true (or requested) classes.
+
+    Returns:
+        Per-example loss, ``[batch]``.
+
+    Example:
+        >>> auxiliary_classifier_loss([[0.0, 0.0]], [1])  # log(2)
+    """
+    logits = ops.convert_to_tensor(class_logits)
+    labels = ops.cast(ops.reshape(ops.convert_to_tensor(labels), (-1,)), "int32")
+    return ops.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+
+
 @dataclasses.dataclass(frozen=True)
 class GANLoss:
     """A generator/discriminator loss pair.

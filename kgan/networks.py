@@ -4,6 +4,8 @@ Every builder returns a functional ``keras.Model``. Conditional networks
 (Mirza & Osindero 2014) take ``[inputs, labels]`` with integer labels of shape
 ``[batch]``; unconditional ones take a single tensor. Discriminators return
 raw scores ``[batch, 1]`` (logits); the loss decides how to read them.
+With ``aux_classes`` a discriminator returns ``[scores, class_logits]``
+(AC-GAN, Odena et al. 2017) and takes no labels.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import math
 
 import keras
 from keras import layers
+
+from kgan.layers import MinibatchStdDev, packed_shape
 
 ARCHITECTURES = ("mlp", "dcgan")
 
@@ -32,6 +36,15 @@ def _normalization(kind, synchronized=False, name=None):
 
 def _maybe_spectral(layer, spectral_norm):
     return layers.SpectralNormalization(layer) if spectral_norm else layer
+
+
+def _heads(x, aux_classes, spectral_norm):
+    """D's linear score head, plus a class-logit head for AC-GAN."""
+    score = _maybe_spectral(layers.Dense(1, name="score"), spectral_norm)(x)
+    if not aux_classes:
+        return score
+    logits = _maybe_spectral(layers.Dense(int(aux_classes), name="class_logits"), spectral_norm)(x)
+    return [score, logits]
 
 
 def dcgan_plan(image_shape):
@@ -114,7 +127,8 @@ def build_mlp_generator(latent_dim, output_shape, hidden_units=(256, 256),
 
 
 def build_mlp_discriminator(input_shape, hidden_units=(256, 256), num_classes=None,
-                            dropout=0.0, spectral_norm=False, name="discriminator"):
+                            dropout=0.0, spectral_norm=False, minibatch_std=0,
+                            aux_classes=None, name="discriminator"):
     """MLP discriminator with LeakyReLU(0.2) hidden layers and one raw score.
 
     Args:
@@ -123,17 +137,25 @@ def build_mlp_discriminator(input_shape, hidden_units=(256, 256), num_classes=No
         num_classes: if set, one-hot labels are concatenated to the input.
         dropout: dropout rate after each hidden layer.
         spectral_norm: wrap each Dense in ``SpectralNormalization``
-            (Miyato et al. 2018).
+            (Miyato et al., "Spectral Normalization for Generative
+            Adversarial Networks", ICLR 2018).
+        minibatch_std: group size of a :class:`kgan.layers.MinibatchStdDev`
+            before the output layer (Karras et al. 2018); 0 for none.
+        aux_classes: add an AC-GAN class head with this many classes; the
+            model then returns ``[scores, class_logits]``.
         name: model name.
 
     Returns:
         A ``keras.Model`` mapping samples (or ``[samples, labels]``) to
-        ``[batch, 1]`` scores.
+        ``[batch, 1]`` scores (and ``[batch, aux_classes]`` logits).
 
     Example:
         >>> d = build_mlp_discriminator((2,), hidden_units=(32,))
         >>> d(keras.ops.zeros((4, 2))).shape
         (4, 1)
+        >>> d = build_mlp_discriminator((2,), hidden_units=(32,), aux_classes=3)
+        >>> [t.shape for t in d(keras.ops.zeros((4, 2)))]
+        [(4, 1), (4, 3)]
     """
     x_in = keras.Input(shape=tuple(input_shape), name="samples")
     inputs = [x_in]
@@ -148,7 +170,9 @@ def build_mlp_discriminator(input_shape, hidden_units=(256, 256), num_classes=No
         x = layers.LeakyReLU(0.2, name=f"lrelu_{i}")(x)
         if dropout:
             x = layers.Dropout(dropout, name=f"dropout_{i}")(x)
-    out = _maybe_spectral(layers.Dense(1, name="score"), spectral_norm)(x)
+    if minibatch_std:
+        x = MinibatchStdDev(minibatch_std, name="minibatch_std")(x)
+    out = _heads(x, aux_classes, spectral_norm)
     return keras.Model(inputs if num_classes else x_in, out, name=name)
 
 
@@ -206,7 +230,7 @@ def build_dcgan_generator(latent_dim, image_shape, base_filters=64, num_classes=
 def build_dcgan_discriminator(image_shape, base_filters=64, num_classes=None,
                               normalization="batch", sync_batch_norm=False,
                               dropout=0.0, spectral_norm=False, kernel_size=4,
-                              name="discriminator"):
+                              minibatch_std=0, aux_classes=None, name="discriminator"):
     """DCGAN discriminator (Radford et al. 2016).
 
     Strided convolutions (no pooling), LeakyReLU(0.2), batch norm on every
@@ -225,11 +249,15 @@ def build_dcgan_discriminator(image_shape, base_filters=64, num_classes=None,
         spectral_norm: wrap each convolution and the head in
             ``SpectralNormalization``.
         kernel_size: convolution kernel size.
+        minibatch_std: group size of a :class:`kgan.layers.MinibatchStdDev`
+            after the last convolution (Karras et al. 2018); 0 for none.
+        aux_classes: add an AC-GAN class head with this many classes; the
+            model then returns ``[scores, class_logits]``.
         name: model name.
 
     Returns:
         A ``keras.Model`` mapping images (or ``[images, labels]``) to
-        ``[batch, 1]`` scores.
+        ``[batch, 1]`` scores (and ``[batch, aux_classes]`` logits).
 
     Example:
         >>> d = build_dcgan_discriminator((28, 28, 1), base_filters=8)
@@ -237,7 +265,7 @@ def build_dcgan_discriminator(image_shape, base_filters=64, num_classes=None,
         (2, 1)
     """
     _, n = dcgan_plan(image_shape)
-    h, w, _ = image_shape
+    h, w = image_shape[:2]
     x_in = keras.Input(shape=tuple(image_shape), name="samples")
     inputs = [x_in]
     x = x_in
@@ -260,8 +288,10 @@ def build_dcgan_discriminator(image_shape, base_filters=64, num_classes=None,
         if dropout:
             x = layers.Dropout(dropout, name=f"down_{i}_dropout")(x)
         filters *= 2
+    if minibatch_std:
+        x = MinibatchStdDev(minibatch_std, name="minibatch_std")(x)
     x = layers.Flatten(name="flatten")(x)
-    out = _maybe_spectral(layers.Dense(1, name="score"), spectral_norm)(x)
+    out = _heads(x, aux_classes, spectral_norm)
     return keras.Model(inputs if num_classes else x_in, out, name=name)
 
 
@@ -292,7 +322,8 @@ def resolve_architecture(architecture, data_shape):
 
 
 def build_networks(architecture, latent_dim, data_shape, num_classes=None,
-                   generator_options=None, discriminator_options=None):
+                   generator_options=None, discriminator_options=None, packing=1,
+                   aux_classifier=False):
     """Builds a ``(generator, discriminator)`` pair for an architecture name.
 
     Args:
@@ -302,21 +333,33 @@ def build_networks(architecture, latent_dim, data_shape, num_classes=None,
         num_classes: condition both networks on labels when set.
         generator_options: extra keyword arguments for the generator builder.
         discriminator_options: extra keyword arguments for the discriminator
-            builder.
+            builder (e.g. ``{"spectral_norm": True, "minibatch_std": 4}``).
+        packing: D judges this many samples at once (PacGAN); its input is
+            :func:`kgan.layers.packed_shape` of ``data_shape``.
+        aux_classifier: AC-GAN: D takes no labels and returns
+            ``[scores, class_logits]`` over ``num_classes``; G is still
+            conditional.
 
     Returns:
         ``(generator, discriminator)``.
 
     Example:
         >>> g, d = build_networks("mlp", 8, (2,))
+        >>> g, d = build_networks("dcgan", 16, (28, 28, 1), num_classes=10, aux_classifier=True)
     """
     arch = resolve_architecture(architecture, data_shape)
     g_opts = dict(generator_options or {})
     d_opts = dict(discriminator_options or {})
+    d_shape = packed_shape(data_shape, packing)
+    if aux_classifier:
+        if not num_classes:
+            raise ValueError("aux_classifier needs num_classes.")
+        d_opts.setdefault("aux_classes", num_classes)
+    d_classes = None if aux_classifier else num_classes
     if arch == "dcgan":
         g = build_dcgan_generator(latent_dim, data_shape, num_classes=num_classes, **g_opts)
-        d = build_dcgan_discriminator(data_shape, num_classes=num_classes, **d_opts)
+        d = build_dcgan_discriminator(d_shape, num_classes=d_classes, **d_opts)
     else:
         g = build_mlp_generator(latent_dim, data_shape, num_classes=num_classes, **g_opts)
-        d = build_mlp_discriminator(data_shape, num_classes=num_classes, **d_opts)
+        d = build_mlp_discriminator(d_shape, num_classes=d_classes, **d_opts)
     return g, d

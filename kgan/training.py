@@ -25,7 +25,7 @@ import os
 import sys
 import time
 
-VARIANTS = ("gan", "vanilla", "dcgan", "lsgan", "conditional")
+VARIANTS = ("gan", "vanilla", "dcgan", "lsgan", "conditional", "wgangp", "acgan")
 
 
 @dataclasses.dataclass
@@ -45,8 +45,20 @@ class TrainConfig:
     architecture: str | None = None
     base_filters: int | None = 32
     hidden_units: tuple | None = None
-    d_steps: int = 1
+    d_steps: int | None = None  # None: the variant's default (1; 5 for wgangp)
     real_label: float = 1.0
+    # stabilisation tricks (see kgan.GAN's arguments); the defaults are off
+    gradient_penalty: str | None = None
+    gp_weight: float = 10.0
+    r1_gamma: float = 0.0
+    instance_noise: float = 0.0
+    instance_noise_steps: int | None = None
+    replay_buffer_size: int = 0
+    packing: int = 1
+    feature_matching: float = 0.0
+    unrolled_steps: int = 0
+    spectral_norm: bool = False
+    minibatch_std: int = 0
     epochs: int = 40
     batch_size: int = 64
     g_lr: float = 2e-4
@@ -90,11 +102,14 @@ def parse_args(argv=None):
             p.add_argument(flag, choices=VARIANTS, default=default)
         elif f.name == "strategy":
             p.add_argument(flag, choices=("default", "mirrored", "multiworker"), default=default)
+        elif f.name == "gradient_penalty":
+            p.add_argument(flag, choices=("wgan-gp", "wgan-lp"), default=default)
         else:
             typ = {int: int, float: float, str: str}.get(type(default), str)
             if f.name in ("data_dir", "loss", "architecture"):
                 typ = str
-            if f.name in ("latent_dim", "max_samples", "base_filters", "backup_every", "cpu_replicas"):
+            if f.name in ("latent_dim", "max_samples", "base_filters", "backup_every", "cpu_replicas",
+                          "d_steps", "instance_noise_steps"):
                 typ = int
             p.add_argument(flag, type=typ, default=default)
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
@@ -108,9 +123,13 @@ def resolve(config):
     c = dataclasses.asdict(config)
     if c["variant"] == "lsgan" and c["loss"] is None:
         c["loss"] = "least_squares"
-    if c["variant"] == "conditional":
+    if c["variant"] in ("conditional", "acgan"):
         c["conditional"] = True
-    c["loss"] = c["loss"] or "non_saturating"
+    if c["d_steps"] is None:
+        c["d_steps"] = 5 if c["variant"] == "wgangp" else 1
+    if c["variant"] == "wgangp" and c["gradient_penalty"] is None:
+        c["gradient_penalty"] = "wgan-gp"
+    c["loss"] = c["loss"] or ("wasserstein" if c["variant"] == "wgangp" else "non_saturating")
     if c["hidden_units"] is not None:
         c["hidden_units"] = list(c["hidden_units"])
     c["out"] = os.path.abspath(c["out"])
@@ -122,7 +141,8 @@ def build_model(c, data_shape, num_classes):
     import kgan
 
     classes = {"gan": kgan.GAN, "vanilla": kgan.VanillaGAN, "dcgan": kgan.DCGAN,
-               "lsgan": kgan.LSGAN, "conditional": kgan.ConditionalGAN}
+               "lsgan": kgan.LSGAN, "conditional": kgan.ConditionalGAN,
+               "wgangp": kgan.WGANGP, "acgan": kgan.ACGAN}
     g_opts, d_opts = {}, {}
     arch = c["architecture"] or classes[c["variant"]].default_architecture
     arch = kgan.networks.resolve_architecture(arch, data_shape)
@@ -133,11 +153,19 @@ def build_model(c, data_shape, num_classes):
             d_opts["sync_batch_norm"] = True
     elif c["hidden_units"]:
         g_opts["hidden_units"] = d_opts["hidden_units"] = tuple(c["hidden_units"])
+    if c["spectral_norm"]:
+        d_opts["spectral_norm"] = True
+    if c["minibatch_std"]:
+        d_opts["minibatch_std"] = c["minibatch_std"]
+    tricks = {k: c[k] for k in ("gp_weight", "r1_gamma", "instance_noise", "instance_noise_steps",
+                                "replay_buffer_size", "packing", "feature_matching", "unrolled_steps")}
+    if c["gradient_penalty"]:
+        tricks["gradient_penalty"] = c["gradient_penalty"]
     return classes[c["variant"]](
         data_shape=data_shape, latent_dim=c["latent_dim"],
         num_classes=num_classes if c["conditional"] else None,
         architecture=arch, loss=c["loss"], d_steps=c["d_steps"], real_label=c["real_label"],
-        generator_options=g_opts, discriminator_options=d_opts, seed=c["seed"])
+        generator_options=g_opts, discriminator_options=d_opts, seed=c["seed"], **tricks)
 
 
 def run(config, extra_callbacks=()):

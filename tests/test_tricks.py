@@ -1,0 +1,431 @@
+"""Each stabilisation option does exactly what it claims, on tiny seeded cases,
+and 2 replicas equal one device with every added term switched on."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import kgan
+from kgan import layers, losses, tricks
+
+# The ONE MirroredStrategy of this process (pytest imports tests/ modules by
+# basename, so this is the same module object test_distributed.py runs as).
+from test_distributed import mirrored_strategy
+
+HIDDEN = {"hidden_units": (16,)}
+W = np.array([3.0, 4.0], np.float32)  # ||w|| = 5
+
+
+def make(cls=kgan.GAN, seed=0, **kw):
+    keras.utils.set_random_seed(seed)
+    kw.setdefault("generator_options", HIDDEN)
+    kw.setdefault("discriminator_options", HIDDEN)
+    kw.setdefault("latent_dim", 4)
+    if "discriminator" not in kw:
+        kw.setdefault("architecture", "mlp")
+    return cls(data_shape=(2,), seed=0, **kw)
+
+
+def linear_d(w, input_dim=2):
+    inp = keras.Input((input_dim,))
+    dense = keras.layers.Dense(1, use_bias=False)
+    model = keras.Model(inp, dense(inp))
+    dense.kernel.assign(np.reshape(w, (input_dim, 1)))
+    return model
+
+
+def points(n, seed=0):
+    return kgan.data.ring_mixture().sample(n, seed)[0]
+
+
+def arrays(vs):
+    return [np.array(v) for v in vs]
+
+
+def d_loss(gan, real, fake, labels=None):
+    loss, _, _ = gan.discriminator_loss(tf.constant(real), tf.constant(fake), labels,
+                                        tf.constant(float(len(real))))
+    return float(loss)
+
+
+# ------------------------------------------------------------ label smoothing
+
+def test_label_smoothing_sets_real_targets():
+    rng = np.random.default_rng(0)
+    real, fake = rng.normal(size=(8, 2)).astype("float32"), rng.normal(size=(8, 2)).astype("float32")
+    r, f = real @ W, fake @ W
+    ls = make(loss="least_squares", real_label=0.9, discriminator=linear_d(W))
+    assert d_loss(ls, real, fake) == pytest.approx(np.mean(0.5 * ((r - 0.9) ** 2 + f ** 2)), rel=1e-5)
+    sp = lambda v: np.log1p(np.exp(v))  # noqa: E731
+    ns = make(real_label=0.9, discriminator=linear_d(W))
+    want = np.mean(0.9 * sp(-r) + 0.1 * sp(r) + sp(f))  # fake target stays 0 (one-sided)
+    assert d_loss(ns, real, fake) == pytest.approx(want, rel=1e-5)
+    assert d_loss(make(discriminator=linear_d(W)), real, fake) != pytest.approx(want, rel=1e-3)
+
+
+# --------------------------------------------------------- gradient penalties
+
+def test_wgan_gp_in_the_model_equals_the_analytic_value():
+    rng = np.random.default_rng(1)
+    real, fake = rng.normal(size=(8, 2)).astype("float32"), rng.normal(size=(8, 2)).astype("float32")
+    gan = make(kgan.WGANGP, discriminator=linear_d(W))
+    # critic loss mean(D(fake) - D(real)) + lambda (||w|| - 1)^2, lambda = 10
+    want = np.mean(fake @ W - real @ W) + 10.0 * (5.0 - 1.0) ** 2
+    assert d_loss(gan, real, fake) == pytest.approx(want, rel=1e-5)
+    unit = make(kgan.WGANGP, discriminator=linear_d(W / 5.0))
+    assert d_loss(unit, real, fake) == pytest.approx(np.mean(fake @ W - real @ W) / 5.0, rel=1e-4, abs=1e-6)
+
+
+def test_model_draws_one_uniform_weight_per_sample_from_its_seed():
+    # D(x) = ||x||^2 / 2 has gradient x, so the penalty reveals each interpolate.
+    inp = keras.Input((2,))
+    d = keras.Model(inp, keras.layers.Lambda(lambda x: 0.5 * keras.ops.sum(x * x, -1, keepdims=True))(inp))
+    gan = make(loss="wasserstein", gradient_penalty="wgan-gp", gp_weight=1.0, discriminator=d)
+    real = np.tile(np.float32([[3.0, 4.0]]), (64, 1))
+    fake = np.zeros((64, 2), np.float32)
+    state = np.array(gan.seed_generator.state)
+    got = d_loss(gan, real, fake)
+    gan.seed_generator.state.assign(state)
+    eps = np.asarray(kgan.regularizers.uniform_epsilon(64, seed=gan.seed_generator))
+    critic = np.mean(0.0 - 0.5 * 25.0)
+    assert got == pytest.approx(critic + np.mean((5.0 * eps - 1.0) ** 2), rel=1e-5)
+    assert len(np.unique(eps)) == 64 and eps.min() >= 0 and eps.max() <= 1
+
+
+def test_r1_in_the_model_is_gamma_half_norm_squared():
+    rng = np.random.default_rng(2)
+    real, fake = rng.normal(size=(8, 2)).astype("float32"), rng.normal(size=(8, 2)).astype("float32")
+    plain = d_loss(make(discriminator=linear_d(W)), real, fake)
+    with_r1 = d_loss(make(r1_gamma=2.0, discriminator=linear_d(W)), real, fake)
+    assert with_r1 - plain == pytest.approx(2.0 / 2 * 25.0, rel=1e-5)
+
+
+def test_zero_input_gradient_gives_no_nan_in_training():
+    # A critic whose output ignores its input: GP = (0 - 1)^2 everywhere, no NaN.
+    inp = keras.Input((2,))
+    d = keras.Model(inp, keras.layers.Dense(1, kernel_initializer="zeros")(inp))
+    gan = make(kgan.WGANGP, discriminator=d, d_steps=1)
+    gan.compile()
+    hist = gan.fit(points(32), batch_size=16, epochs=1, verbose=0)
+    assert np.isfinite(hist.history["d_loss"]).all()
+    assert all(np.isfinite(w).all() for w in arrays(gan.discriminator.weights))
+
+
+def test_weight_penalty_adds_coefficient_times_squared_weights():
+    rng = np.random.default_rng(3)
+    real, fake = rng.normal(size=(8, 2)).astype("float32"), rng.normal(size=(8, 2)).astype("float32")
+    plain = d_loss(make(discriminator=linear_d(W)), real, fake)
+    assert d_loss(make(d_weight_penalty=0.1, discriminator=linear_d(W)), real, fake) - plain == pytest.approx(2.5)
+
+
+# --------------------------------------------------------------- replay buffer
+
+def test_replay_buffer_holds_and_returns_old_samples_in_proportion():
+    seed = keras.random.SeedGenerator(0)
+    buf = tricks.ReplayBuffer(8, (1,), fraction=0.5, num_classes=10)
+    seen = []
+    for t in range(6):
+        batch = np.arange(4, dtype=np.float32)[:, None] + 100 * t  # markers: batch t holds 100t..100t+3
+        out, labels = buf.mix(batch, np.arange(4) + 10 * t, seed=seed)
+        out = np.asarray(out)[:, 0]
+        np.testing.assert_array_equal(np.asarray(labels), (out % 100) + 10 * (out // 100))  # labels travel along
+        new = set(batch[:, 0])
+        old = [v for v in out if v not in new]
+        held = np.asarray(buf.samples)[:, 0]
+        if t < 2:  # filling: D sees only new samples, the buffer stores them
+            assert not old and int(buf.count) == 4 * (t + 1)
+        else:  # full: exactly round(0.5 * 4) = 2 old samples, all from earlier batches
+            assert len(old) == 2 and all(v < 100 * t for v in old)
+            assert len(set(out)) == 4
+            # a swap: nothing is lost, the displaced new samples now sit in the buffer
+            assert sorted(np.concatenate([out, held])) == sorted(np.concatenate([prev_held, batch[:, 0]]))
+            assert sum(v in new for v in held) == 2
+        seen.append(out)
+        prev_held = held.copy()
+    assert int(buf.count) == 8
+
+
+@pytest.mark.parametrize("fraction,k", [(0.25, 1), (1.0, 4), (0.0, 0)])
+def test_replay_fraction(fraction, k):
+    seed = keras.random.SeedGenerator(1)
+    buf = tricks.ReplayBuffer(4, (1,), fraction=fraction)
+    buf.mix(np.full((4, 1), -1.0, np.float32), seed=seed)  # fill with old samples
+    out, none = buf.mix(np.arange(4, dtype=np.float32)[:, None], seed=seed)
+    assert none is None and int(np.sum(np.asarray(out) == -1.0)) == k
+
+
+# -------------------------------------------------------------------- packing
+
+def test_packing_gives_d_m_samples_as_one_input():
+    gan = make(packing=2)
+    assert tuple(gan.discriminator.inputs[0].shape[1:]) == (4,)
+    x = points(8)
+    np.testing.assert_array_equal(gan._d_view(tf.constant(x)), x.reshape(4, 4))
+    # the loss is per pack: mean over the 4 packs of the loss on D(pack)
+    d = linear_d(np.array([1.0, -1.0, 0.5, 2.0], np.float32), input_dim=4)
+    pac = make(packing=2, discriminator=d)
+    rng = np.random.default_rng(4)
+    real, fake = rng.normal(size=(8, 2)).astype("float32"), rng.normal(size=(8, 2)).astype("float32")
+    r = np.asarray(d(layers.pack(real, 2)))[:, 0]
+    f = np.asarray(d(layers.pack(fake, 2)))[:, 0]
+    sp = lambda v: np.log1p(np.exp(v))  # noqa: E731
+    assert d_loss(pac, real, fake) == pytest.approx(np.mean(sp(-r) + sp(f)), rel=1e-5)
+
+
+def test_packing_rejects_batches_it_cannot_split():
+    gan = make(packing=2)
+    gan.compile()
+    with pytest.raises(ValueError, match="packing=2 needs every batch divisible by 2.*last batch of 3"):
+        gan.fit(points(11), batch_size=4, verbose=0)
+    ds = tf.data.Dataset.from_tensor_slices(points(9)).batch(4)  # 4, 4, then 1
+    with pytest.raises(ValueError, match="did not split into packs of 2"):
+        gan.fit(ds, verbose=0)
+    with pytest.raises(ValueError, match="packing.*unconditional"):
+        make(packing=2, num_classes=3)
+
+
+# -------------------------------------------------------------- instance noise
+
+def test_instance_noise_decays_on_schedule():
+    sched = tricks.InstanceNoise(0.5, anneal_steps=4)
+    np.testing.assert_allclose([float(sched.stddev_at(t)) for t in (0, 1, 2, 4, 9)],
+                               [0.5, 0.375, 0.25, 0.0, 0.0])
+    assert float(tricks.InstanceNoise(0.2).stddev_at(10**6)) == pytest.approx(0.2)
+    gan = make(instance_noise=0.5, instance_noise_steps=4)
+    gan.compile()
+    x = tf.constant(np.tile(points(1), (4000, 1)))
+    for step, sigma in [(0, 0.5), (2, 0.25), (3, 0.125), (4, 0.0), (7, 0.0)]:
+        gan.g_optimizer.iterations.assign(step)
+        seen = np.asarray(gan._d_view(x)) - np.asarray(x)  # what D is shown minus the sample
+        assert float(gan.instance_noise_stddev()) == pytest.approx(sigma)
+        assert seen.std() == pytest.approx(sigma, rel=0.05, abs=1e-7)
+
+
+# -------------------------------------------------------------------- unrolled
+
+def test_unrolled_look_ahead_leaves_d_unchanged_and_is_first_order():
+    real = tf.constant(points(16))
+    batch = tf.constant(16.0)
+    a = make(unrolled_steps=2)
+    a.compile(keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-1))
+    d_before = arrays(a.discriminator.variables)
+    opt_before = arrays(a.d_optimizer.variables)
+    g_before = arrays(a.generator.trainable_variables)
+    a.generator_step(None, 16, batch, real=real)
+    for u, v in zip(d_before, a.discriminator.variables):
+        np.testing.assert_array_equal(u, np.array(v))  # D's real weights: untouched
+    for u, v in zip(opt_before, a.d_optimizer.variables):
+        np.testing.assert_array_equal(u, np.array(v))  # and its optimizer state
+    assert not np.allclose(g_before[0], np.array(a.generator.trainable_variables[0]))
+    # The same G step by hand: advance D 2 steps with D's optimizer, then a plain
+    # G step. G must end identical (first-order unrolling), D differently.
+    b = make()
+    b.compile(keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-1))
+    for _ in range(2):
+        b.discriminator_step(real, None, 16, batch)
+    b.generator_step(None, 16, batch, real=real)
+    for u, v in zip(a.generator.variables, b.generator.variables):
+        np.testing.assert_allclose(np.array(u), np.array(v), rtol=1e-6, atol=1e-7)
+    assert not np.allclose(np.array(a.discriminator.variables[0]), np.array(b.discriminator.variables[0]))
+
+
+# ------------------------------------------------------------ feature matching
+
+def test_feature_matching_term_and_default_layer():
+    gan = make(feature_matching=2.0)
+    feats = gan._feature_net.outputs[-1]
+    assert tuple(feats.shape) == (None, 16)  # D's last hidden features, the score layer's input
+    assert all(any(v is w for w in gan.discriminator.weights) for v in gan._feature_net.weights)
+    real = np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)
+    fake = np.zeros((2, 2), np.float32)
+    term = float(gan._feature_matching_term(tf.constant(real), tf.constant(fake), tf.constant(2.0)))
+    assert term == pytest.approx(2.0 * float(losses.feature_matching_loss(real.mean(0), fake.mean(0))))
+    assert term == pytest.approx(2.0 * (2.0 ** 2 + 3.0 ** 2))
+    named = make(feature_matching=1.0, discriminator_options={"hidden_units": (16, 8)},
+                 feature_matching_layer="lrelu_0")
+    assert tuple(named._feature_net.outputs[-1].shape) == (None, 16)
+
+
+# ----------------------------------------------------- spectral norm and TTUR
+
+def test_spectral_norm_from_the_constructor_trains_and_normalises():
+    gan = make(discriminator_options={"hidden_units": (16,), "spectral_norm": True})
+    sn = [l for l in gan.discriminator.layers if isinstance(l, keras.layers.SpectralNormalization)]
+    assert len(sn) == 2
+    gan.compile()
+    gan.fit(points(32), batch_size=16, epochs=1, verbose=0)
+    x = tf.constant(points(16))
+    for _ in range(30):  # power iteration converges over training-mode calls
+        gan.discriminator(x, training=True)
+    for layer in sn:
+        sigma = np.linalg.svd(np.array(layer.kernel), compute_uv=False)[0]
+        assert sigma == pytest.approx(1.0, abs=0.02)
+    plain = make()
+    assert np.linalg.svd(np.array(plain.discriminator.layers[1].kernel), compute_uv=False)[0] > 1.1
+
+
+def test_separate_learning_rates_ttur():
+    gan = make()
+    gan.compile(keras.optimizers.SGD(0.0), keras.optimizers.SGD(0.05))
+    g0, d0 = arrays(gan.generator.trainable_variables), arrays(gan.discriminator.trainable_variables)
+    gan.fit(points(16), batch_size=16, epochs=1, verbose=0)
+    assert all(np.array_equal(a, np.array(b)) for a, b in zip(g0, gan.generator.trainable_variables))
+    assert not all(np.array_equal(a, np.array(b)) for a, b in zip(d0, gan.discriminator.trainable_variables))
+
+
+# ------------------------------------------------------------- new variants
+
+def test_wgangp_defaults_follow_the_paper():
+    gan = make(kgan.WGANGP)
+    assert (gan.gan_loss.name, gan.gradient_penalty, gan.gp_weight, gan.d_steps) == ("wasserstein", "wgan-gp", 10.0, 5)
+    gan.compile()
+    for opt in (gan.g_optimizer, gan.d_optimizer):
+        assert (float(opt.learning_rate), opt.beta_1, opt.beta_2) == pytest.approx((1e-4, 0.0, 0.9))
+    conv = kgan.WGANGP(data_shape=(28, 28, 1), latent_dim=4, generator_options={"base_filters": 4},
+                       discriminator_options={"base_filters": 4})
+    kinds = {type(l).__name__ for l in conv.discriminator.layers}
+    assert "LayerNormalization" in kinds and "BatchNormalization" not in kinds
+    off = make(kgan.WGANGP, gradient_penalty=None, d_steps=2)
+    assert off.gradient_penalty is None and off.d_steps == 2
+
+
+def test_acgan_discriminator_predicts_the_class():
+    gan = make(kgan.ACGAN, num_classes=3)
+    d = gan.discriminator
+    assert len(d.inputs) == 1 and [tuple(o.shape) for o in d.outputs] == [(None, 1), (None, 3)]
+    assert [i.name for i in gan.generator.inputs] == ["z", "labels"]
+    rng = np.random.default_rng(5)
+    real, fake = rng.normal(size=(6, 2)).astype("float32"), rng.normal(size=(6, 2)).astype("float32")
+    labels = np.array([0, 1, 2, 2, 1, 0], np.int32)
+    (rs, rc), (fs, fc) = d(real), d(fake)
+    sp = lambda v: np.log1p(np.exp(v))  # noqa: E731
+    ce = lambda logits: np.asarray(losses.auxiliary_classifier_loss(logits, labels))  # noqa: E731
+    want = np.mean(sp(-np.asarray(rs)[:, 0]) + sp(np.asarray(fs)[:, 0]) + ce(rc) + ce(fc))
+    assert d_loss(gan, real, fake, tf.constant(labels)) == pytest.approx(want, rel=1e-5)
+    with pytest.raises(ValueError, match="ACGAN needs num_classes"):
+        kgan.ACGAN(data_shape=(2,))
+    conv = kgan.ACGAN(data_shape=(28, 28, 1), num_classes=10, latent_dim=4,
+                      generator_options={"base_filters": 4}, discriminator_options={"base_filters": 4})
+    assert [tuple(o.shape) for o in conv.discriminator.outputs] == [(None, 1), (None, 10)]
+
+
+# -------------------------------------------------------------- serialization
+
+ALL_OPTIONS = dict(gradient_penalty="wgan-lp", gp_weight=3.0, r1_gamma=0.5, d_weight_penalty=1e-4,
+                   instance_noise=0.1, instance_noise_steps=50, replay_buffer_size=32, replay_fraction=0.25,
+                   feature_matching=0.5, feature_matching_layer="lrelu_0", packing=2, unrolled_steps=1,
+                   real_label=0.9, d_steps=2,
+                   discriminator_options={"hidden_units": (16,), "minibatch_std": 2, "spectral_norm": True})
+
+
+def test_every_option_round_trips_through_save_and_load(tmp_path):
+    gan = make(**ALL_OPTIONS)
+    cfg = gan.get_config()
+    for key, value in ALL_OPTIONS.items():
+        assert cfg[key] == value, key
+    gan.compile()
+    path = str(tmp_path / "gan.keras")
+    gan.save(path)
+    back = keras.saving.load_model(path)
+    assert type(back) is kgan.GAN
+    for key in ALL_OPTIONS:  # (through JSON, tuples come back as lists)
+        assert json.loads(json.dumps(back.get_config()[key])) == json.loads(json.dumps(cfg[key])), key
+    assert back._lookahead_optimizer is not None and back._feature_net is not None
+    np.testing.assert_array_equal(back.generate(4, seed=1), gan.generate(4, seed=1))
+    for cls, kw in ((kgan.WGANGP, {}), (kgan.ACGAN, {"num_classes": 3})):
+        model = make(cls, **kw)
+        clone = cls.from_config(model.get_config())
+        assert clone.get_config() == model.get_config()
+
+
+def test_replay_buffer_state_is_saved_with_the_model(tmp_path):
+    gan = make(replay_buffer_size=40)
+    gan.compile()
+    gan.fit(points(64), batch_size=16, epochs=1, verbose=0)  # 4 steps of 16 fakes
+    assert int(gan.replay_buffer.count) == 40
+    held = np.asarray(gan.replay_buffer.samples)
+    assert np.abs(held).sum(axis=1).min() > 0  # every slot holds a generated sample
+    path = str(tmp_path / "gan.keras")
+    gan.save(path)
+    back = keras.saving.load_model(path)
+    np.testing.assert_array_equal(back.replay_buffer.samples, held)
+    assert int(back.replay_buffer.count) == 40
+
+
+def test_training_cli_reaches_the_options():
+    from kgan import training
+
+    config, _ = training.parse_args([
+        "--variant", "wgangp", "--dataset", "ring", "--packing", "2", "--spectral-norm",
+        "--minibatch-std", "4", "--r1-gamma", "0.5", "--instance-noise", "0.1", "--instance-noise-steps", "9",
+        "--replay-buffer-size", "64", "--feature-matching", "0.5", "--unrolled-steps", "1", "--hidden-units", "8"])
+    c = training.resolve(config)
+    assert (c["loss"], c["gradient_penalty"], c["d_steps"]) == ("wasserstein", "wgan-gp", 5)
+    gan = training.build_model(c, (2,), 8)
+    assert type(gan) is kgan.WGANGP and gan.get_config()["discriminator_options"] == {
+        "hidden_units": (8,), "spectral_norm": True, "minibatch_std": 4}
+    for key, value in dict(packing=2, r1_gamma=0.5, instance_noise=0.1, instance_noise_steps=9,
+                           replay_buffer_size=64, feature_matching=0.5, unrolled_steps=1, d_steps=5).items():
+        assert getattr(gan, key) == value, key
+    plain = training.resolve(training.parse_args(["--variant", "acgan"])[0])
+    assert plain["conditional"] and plain["d_steps"] == 1 and plain["gradient_penalty"] is None
+
+
+def test_bad_options_fail_clearly():
+    with pytest.raises(ValueError, match="gradient_penalty must be None or one of"):
+        make(gradient_penalty="gp")
+    with pytest.raises(ValueError, match="r1_gamma must be >= 0"):
+        make(r1_gamma=-1)
+    with pytest.raises(ValueError, match="replay_fraction must be in"):
+        make(replay_buffer_size=4, replay_fraction=2)
+    with pytest.raises(ValueError, match="auxiliary.*needs num_classes"):
+        make(d_conditioning="auxiliary")
+
+
+# ------------------------------------------------ 2 replicas equal one device
+
+DIST_CASES = {
+    "wgan-gp": (kgan.WGANGP, {"d_steps": 2}),
+    "r1": (kgan.GAN, {"r1_gamma": 1.0}),
+    "every-other-trick": (kgan.GAN, {
+        "packing": 2, "instance_noise": 0.3, "instance_noise_steps": 3, "replay_buffer_size": 24,
+        "feature_matching": 0.5, "unrolled_steps": 1, "d_weight_penalty": 1e-3,
+        "discriminator_options": {"hidden_units": (16,), "minibatch_std": 4, "spectral_norm": True}}),
+    "acgan": (kgan.ACGAN, {"num_classes": 3, "real_label": 0.9, "replay_buffer_size": 24,
+                           "gradient_penalty": "wgan-gp", "gp_weight": 1.0}),
+}
+
+
+def run_fit(strategy, cls, kw):
+    keras.utils.set_random_seed(7)
+    with strategy.scope():
+        gan = cls(data_shape=(2,), latent_dim=4, architecture="mlp", seed=3,
+                  generator_options={"hidden_units": (16, 16), "normalization": "none"},
+                  **{"discriminator_options": {"hidden_units": (16,)}, **kw})
+        gan.compile(keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-2))
+    gan.initial_weights = arrays(gan.generator.weights)
+    x, y = kgan.data.ring_mixture().sample(64, seed=0)
+    ds, _ = kgan.data.training_stream(x, y % 3 if gan.num_classes else None, batch_size=16, seed=1)
+    hist = gan.fit(ds, epochs=2, steps_per_epoch=2, verbose=0)
+    state = gan.replay_buffer.weights if gan.replay_buffer is not None else []
+    return arrays(gan.generator.weights + gan.discriminator.weights + state), hist.history, gan
+
+
+@pytest.mark.parametrize("case", list(DIST_CASES))
+def test_two_replicas_equal_one_device(case):
+    cls, kw = DIST_CASES[case]
+    mirrored = mirrored_strategy()
+    w1, h1, one = run_fit(tf.distribute.OneDeviceStrategy("/cpu:0"), cls, kw)
+    w2, h2, two = run_fit(mirrored, cls, kw)
+    assert two.distribute_strategy.num_replicas_in_sync == 2
+    for a, b in zip(w1, w2):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=2e-6)
+    for k in h1:  # logged values are global-batch values
+        np.testing.assert_allclose(h1[k], h2[k], rtol=1e-4, atol=1e-6, err_msg=k)
+    assert two.step == one.step == 4
+    assert np.isfinite(h1["d_loss"]).all()
+    # the weights really moved, so the comparison means something
+    assert not np.allclose(w1[0], one.initial_weights[0])
