@@ -834,6 +834,11 @@ class GAN(keras.Model):
             if _LABEL_RANGE in str(e):
                 raise validation.DataError(
                     f"A batch held labels outside [0, {self.num_classes}).") from None
+            if "does not split evenly across" in str(e):
+                n = self.distribute_strategy.num_replicas_in_sync
+                raise validation.DataError(
+                    f"A global batch did not split evenly across {n} replicas (a partial last "
+                    f"batch?). Use a batch size divisible by {n} and drop_remainder=True.") from None
             if _PACKING in str(e):
                 raise ValueError(
                     f"packing={self.packing}: a batch did not split into packs of {self.packing} "

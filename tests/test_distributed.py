@@ -265,3 +265,31 @@ def test_sigkill_mid_epoch_then_rerun_resumes_exactly(tmp_path):
     assert summary["resumed_from_step"] == 10 and summary["steps"] == 32
     for a, b in zip(_model_weights(str(full / "model.keras")), _model_weights(str(crash / "model.keras"))):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+UNEVEN = """
+import numpy as np, tensorflow as tf
+from kgan import distribute
+distribute.split_cpu(2)
+import kgan
+s = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+with s.scope():
+    gan = kgan.GAN(data_shape=(2,), latent_dim=4, generator_options={"hidden_units": (8,)},
+                   discriminator_options={"hidden_units": (8,)})
+    gan.compile()
+before = [np.array(v) for v in gan.generator.weights]
+# 31 points in batches of 16: the unknown-size last batch (15) cannot split over 2 replicas
+ds = tf.data.Dataset.from_tensor_slices(np.zeros((31, 2), "float32")).batch(16)
+try:
+    gan.fit(ds, epochs=1, verbose=0)
+except kgan.DataError as e:
+    print("DataError:", e)
+"""
+
+
+def test_partial_batch_of_unknown_size_is_caught_in_the_graph():
+    # A separate process: a failed collective poisons the strategy for the rest of a process.
+    r = subprocess.run([sys.executable, "-c", UNEVEN], env=_env(), capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "DataError: A global batch did not split evenly across 2 replicas" in r.stdout
