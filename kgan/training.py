@@ -78,7 +78,7 @@ class TrainConfig:
     num_samples: int = 64
     export: bool = True
     model_name: str = "generator"
-    verbose: int = 2
+    verbose: int = 1  # 1: Keras progress bar, 2: one line per epoch, 0: silent
     out: str = "runs/dcgan"
 
 
