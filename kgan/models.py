@@ -519,8 +519,7 @@ class GAN(keras.Model):
 
     def _global_batch(self, batch_size):
         """Global batch size, checked to split evenly across replicas."""
-        ctx = tf.distribute.get_replica_context()
-        n = ctx.num_replicas_in_sync if ctx is not None else 1
+        ctx, n = _replica()
         if n == 1:
             return batch_size
         total = ctx.all_reduce("SUM", batch_size)
