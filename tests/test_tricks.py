@@ -126,7 +126,6 @@ def test_weight_penalty_adds_coefficient_times_squared_weights():
 def test_replay_buffer_holds_and_returns_old_samples_in_proportion():
     seed = keras.random.SeedGenerator(0)
     buf = tricks.ReplayBuffer(8, (1,), fraction=0.5, num_classes=10)
-    seen = []
     for t in range(6):
         batch = np.arange(4, dtype=np.float32)[:, None] + 100 * t  # markers: batch t holds 100t..100t+3
         out, labels = buf.mix(batch, np.arange(4) + 10 * t, seed=seed)
@@ -143,7 +142,6 @@ def test_replay_buffer_holds_and_returns_old_samples_in_proportion():
             # a swap: nothing is lost, the displaced new samples now sit in the buffer
             assert sorted(np.concatenate([out, held])) == sorted(np.concatenate([prev_held, batch[:, 0]]))
             assert sum(v in new for v in held) == 2
-        seen.append(out)
         prev_held = held.copy()
     assert int(buf.count) == 8
 
