@@ -38,21 +38,8 @@ LABELS = [0, 2, 1, 2, 0]
 TIMEOUT = 60.0  # per request; the double answers in well under a second
 
 
-def perturb(generator, seed):
-    """Moves every weight off its initial value (see test_export.perturb)."""
-    rng = np.random.default_rng(seed)
-    for v in generator.variables:
-        value = np.asarray(v.numpy())
-        noise = rng.normal(0.0, 0.1, value.shape).astype(value.dtype)
-        v.assign(np.abs(value + noise) + 0.5 if "variance" in v.path else value + noise)
-
-
-def tiny_dcgan(num_classes=None, seed=0):
-    model = kgan.DCGAN(data_shape=(28, 28, 1), latent_dim=LATENT, num_classes=num_classes,
-                       generator_options={"base_filters": 8},
-                       discriminator_options={"base_filters": 8}, seed=0)
-    perturb(model.generator, seed)
-    return model
+# One definition of the tiny perturbed models, shared with the export tests.
+from test_export import perturb, tiny_dcgan  # noqa: E402,F401  (tests/ is on sys.path)
 
 
 def assert_same(actual, expected):
