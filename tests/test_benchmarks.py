@@ -1,0 +1,105 @@
+"""The benchmarks' own arithmetic: FLOP counts, target checks and merged tables.
+
+These figures end up in the README; a wrong FLOP count or a target check that
+passes a failing seed would misreport every run, so they are checked against
+hand-computed values here (no training).
+"""
+
+import importlib.util
+import os
+import sys
+
+import keras
+import pytest
+from keras import layers
+
+BENCH = os.path.join(os.path.dirname(__file__), "..", "benchmarks")
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", os.path.join(BENCH, f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, BENCH)  # the scripts import their sibling common.py
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(BENCH)
+    return module
+
+
+@pytest.fixture(scope="module")
+def throughput():
+    return _load("throughput")
+
+
+@pytest.fixture(scope="module")
+def tricks():
+    return _load("tricks")
+
+
+def test_forward_flops_by_hand(throughput):
+    x = keras.Input((8, 8, 3))
+    y = layers.Conv2D(4, 3, strides=2, padding="same")(x)        # out 4x4: 2*16*9*3*4 = 3456
+    y = layers.Conv2DTranspose(2, 5, strides=2, padding="same")(y)  # in 4x4: 2*16*25*4*2 = 6400
+    y = layers.Flatten()(y)                                       # 8*8*2 = 128
+    y = layers.Dense(10)(y)                                       # 2*128*10 = 2560
+    assert throughput.forward_flops(keras.Model(x, y)) == 3456 + 6400 + 2560
+
+
+def test_train_flops_algorithm1_by_hand(throughput):
+    # D step: G fwd 1 + D fwd on real and fake 2 + D backward 4 = g + 6d;
+    # G step: G fwd + D fwd + D backward to inputs + G backward = 3g + 2d.
+    assert throughput.train_flops_per_image(10, 100) == 4 * 10 + 8 * 100
+
+
+def test_tutorial_flops(throughput):
+    g = throughput.forward_flops(throughput.tutorial_generator())
+    d = throughput.forward_flops(throughput.tutorial_discriminator())
+    # Dense 100 -> 12544, three transposed convs (7x7x256 -> 7x7x128 -> 14x14x64 -> 28x28x1).
+    assert g == 2 * (100 * 12544 + 49 * 25 * 256 * 128 + 49 * 25 * 128 * 64 + 196 * 25 * 64 * 1)
+    # Conv 1->64 at 14x14, 64->128 at 7x7, Dense 6272 -> 1.
+    assert d == 2 * (196 * 25 * 64 + 49 * 25 * 64 * 128 + 6272)
+
+
+def _record(dataset, modes, hq, kl, trick="r1", seed=0):
+    return {"dataset": dataset, "modes": modes, "high_quality": hq, "reverse_kl": kl,
+            "trick": trick, "seed": seed, "steps": 100, "seconds": 2.0, "base": "recipe"}
+
+
+@pytest.mark.parametrize("record, met", [
+    (_record("ring", 8, 0.97, 5.0), True),      # the ring has no KL target
+    (_record("ring", 7, 0.99, 0.0), False),
+    (_record("ring", 8, 0.969, 0.0), False),
+    (_record("grid", 25, 0.97, 0.02), True),
+    (_record("grid", 25, 0.98, 0.021), False),
+    (_record("grid", 24, 0.99, 0.0), False),
+])
+def test_meets_target(tricks, record, met):
+    assert tricks.meets_target(record) is met
+
+
+def test_summary_means_worst_and_target_count(tricks):
+    rows = [_record("grid", 25, 0.98, 0.01, seed=0), _record("grid", 23, 0.90, 0.05, seed=1),
+            _record("ring", 8, 0.99, 0.1, trick="gan")]
+    text = tricks.summarise(rows, "cmd")
+    # grid r1: modes mean 24.0 (worst 23), HQ mean 94.0 (worst 90.0), KL mean 0.030 (worst 0.050), 1 of 2 met.
+    assert "| recipe | r1 | 2 | 100 | 24.0 (23) | 94.0 (90.0) | 0.030 (0.050) | 1/2 | 2 |" in text
+    assert "| recipe | gan | 1 | 100 | 8.0 (8) | 99.0 (99.0) | 0.100 (0.100) | 1/1 | 2 |" in text
+
+
+def test_recipe_schedules_end_together(tricks):
+    # Both learning rates decay to 0 at the end of the run, D's over its d_steps x more updates.
+    tricks.TRICKS["_test_d2"] = ({"d_steps": 2}, "test only")
+    try:
+        model = tricks.build("_test_d2", 40, 0, tricks.BASES["recipe"])
+    finally:
+        del tricks.TRICKS["_test_d2"]
+
+    def lr_at(opt, iteration):  # the optimizer evaluates its schedule at opt.iterations
+        opt.iterations.assign(iteration)
+        return float(opt.learning_rate)
+
+    g, d = model.g_optimizer, model.d_optimizer
+    assert lr_at(g, 0) == pytest.approx(1e-3) and lr_at(d, 0) == pytest.approx(1e-3)
+    assert lr_at(g, 20) == pytest.approx(0.5e-3) and lr_at(d, 40) == pytest.approx(0.5e-3)
+    assert lr_at(g, 40) == pytest.approx(0.0, abs=1e-9) and lr_at(d, 80) == pytest.approx(0.0, abs=1e-9)
