@@ -27,6 +27,34 @@ def _same_structure(a, b):
     return len(wa) == len(wb) and all(tuple(x.shape) == tuple(y.shape) for x, y in zip(wa, wb))
 
 
+def attach_ema_generator(model):
+    """Returns ``model.ema_generator``, creating it as a copy of the generator if needed.
+
+    The copy is made under the model's distribution strategy and is NOT
+    tracked by the model (see :class:`GeneratorEMA`).
+
+    Args:
+        model: a :class:`kgan.GAN`.
+
+    Returns:
+        the EMA generator (a ``keras.Model`` shaped like ``model.generator``).
+
+    Example:
+        >>> ema = attach_ema_generator(gan)
+        >>> ema.load_weights("ema.weights.h5")
+    """
+    generator = model.generator
+    ema = getattr(model, "ema_generator", None)
+    if ema is None or not _same_structure(ema, generator):
+        with model.distribute_strategy.scope():
+            ema = keras.models.clone_model(generator)
+            ema.set_weights(generator.get_weights())
+        # Untracked on purpose (see GeneratorEMA): keras.Layer's __setattr__
+        # would add the clone's weights to the GAN's own.
+        object.__setattr__(model, "ema_generator", ema)
+    return ema
+
+
 class GeneratorEMA(keras.callbacks.Callback):
     """Exponential moving average of the generator's weights.
 
@@ -51,10 +79,13 @@ class GeneratorEMA(keras.callbacks.Callback):
     ``k`` updates since the last call.
 
     ``ema_generator`` is deliberately NOT tracked by the GAN model: the
-    model's weights, ``.keras`` files and checkpoints are unchanged by this
-    callback. Save ``model.ema_generator`` yourself to keep the average
-    (e.g. ``model.ema_generator.save("ema_generator.keras")``). A later
-    ``fit`` on the same model continues the same average.
+    model's weights and ``.keras`` files are unchanged by this callback.
+    :class:`kgan.callbacks.TrainingState` saves and restores the average
+    beside its state (place ``GeneratorEMA`` before it in the callback list,
+    so the state holds the updated average); otherwise save
+    ``model.ema_generator`` yourself (e.g.
+    ``model.ema_generator.save("ema_generator.keras")``). A later ``fit`` on
+    the same model continues the same average.
 
     Args:
         decay: the EMA decay in [0, 1); 0.999 averages over ~1,000 steps.
@@ -87,15 +118,7 @@ class GeneratorEMA(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         model = self.model
         generator = model.generator
-        ema = getattr(model, "ema_generator", None)
-        strategy = model.distribute_strategy
-        if ema is None or not _same_structure(ema, generator):
-            with strategy.scope():
-                ema = keras.models.clone_model(generator)
-                ema.set_weights(generator.get_weights())
-            # Untracked on purpose (see the class docstring): keras.Layer's
-            # __setattr__ would add the clone's weights to the GAN's own.
-            object.__setattr__(model, "ema_generator", ema)
+        ema = attach_ema_generator(model)
         pairs = list(zip(ema.trainable_weights, generator.trainable_weights))
         copies = list(zip(ema.non_trainable_weights, generator.non_trainable_weights))
 

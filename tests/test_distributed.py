@@ -244,8 +244,9 @@ training.run(config, extra_callbacks=[KillAt()])
 
 @pytest.mark.slow
 def test_sigkill_mid_epoch_then_rerun_resumes_exactly(tmp_path):
-    # 512 points / batch 32 = 16 steps per epoch, 2 epochs; state every 5 steps.
-    args = ["--num-points", "512", "--backup-every", "5"]
+    # 512 points / batch 32 = 16 steps per epoch, 2 epochs; state every 5 steps;
+    # with an EMA of G, which must resume exactly too.
+    args = ["--num-points", "512", "--backup-every", "5", "--ema-decay", "0.9"]
     full = tmp_path / "full"
     r = subprocess.run(_train_cmd(full, *args), env=_env(), capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -265,6 +266,12 @@ def test_sigkill_mid_epoch_then_rerun_resumes_exactly(tmp_path):
     assert summary["resumed_from_step"] == 10 and summary["steps"] == 32
     for a, b in zip(_model_weights(str(full / "model.keras")), _model_weights(str(crash / "model.keras"))):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    ema_full = keras.saving.load_model(str(full / "ema_generator.keras")).weights
+    ema_crash = keras.saving.load_model(str(crash / "ema_generator.keras")).weights
+    assert len(ema_full) == len(ema_crash) > 0
+    for a, b in zip(ema_full, ema_crash):
+        np.testing.assert_allclose(np.array(a), np.array(b), rtol=1e-6, atol=1e-7)
+    assert summary["sampled_network"] == "ema_generator"
 
 
 UNEVEN = """

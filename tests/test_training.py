@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -54,3 +55,25 @@ def test_train_on_2d_mixture(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     assert (out / "samples.png").is_file() and (out / "samples" / "epoch_0001.png").is_file()
     assert json.loads((out / "summary.json").read_text())["num_examples"] == 512
+
+
+def test_train_recipe_flags_cosine_schedule_no_bn_generator_and_ema(tmp_path):
+    import keras
+
+    out = tmp_path / "grid"
+    r = train("--variant", "gan", "--dataset", "grid", "--num-points", "256", "--hidden-units", "16,16",
+              "--batch-size", "64", "--epochs", "2", "--g-normalization", "none", "--lr-schedule", "cosine",
+              "--g-lr", "1e-3", "--beta-2", "0.9", "--ema-decay", "0.9", "--num-samples", "32", "--out", str(out))
+    assert r.returncode == 0, r.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["sampled_network"] == "ema_generator" and summary["export_matches_model"] is True
+    model = keras.saving.load_model(str(out / "model.keras"))
+    assert not [l for l in model.generator.layers if isinstance(l, keras.layers.BatchNormalization)]
+    g_opt = model.g_optimizer
+    assert int(g_opt.iterations) == 8  # 256 / 64 x 2 epochs
+    assert float(g_opt.learning_rate) == 0.0  # the cosine schedule has ended
+    assert float(g_opt.beta_2) == 0.9
+    # The exported network is the average, not the raw generator.
+    ema = keras.saving.load_model(str(out / "ema_generator.keras"))
+    z = np.random.default_rng(0).normal(size=(4, model.latent_dim)).astype("float32")
+    assert not np.allclose(np.asarray(ema(z, training=False)), np.asarray(model.generator(z, training=False)))
