@@ -12,12 +12,14 @@ batch 256, Algorithm 1 with k=1) on the same data as:
   before/after figure from the same run;
 
 measures the fp32 matmul rate (TensorFlow and NumPy, the faster is the
-reference), and generation from the exported SavedModel next to in-process
-``generate``. Training rows are measured ``--repeats`` times round-robin and
+reference) and each layer's kernel alone (the "kernel ceiling": how fast a
+step made only of those kernels would run), and generation from the
+exported SavedModel next to in-process ``generate``. Training rows are measured ``--repeats`` times round-robin and
 report their best. Prints a table and writes JSON.
 
     python benchmarks/throughput.py                 # full run (~20 min on 2 cores)
     python benchmarks/throughput.py --quick         # smoke run
+    python benchmarks/throughput.py --kernels-only  # matmul and per-layer kernels only
 """
 
 from __future__ import annotations
@@ -68,21 +70,58 @@ def tutorial_discriminator():
     return keras.Model(img, layers.Dense(1)(layers.Flatten()(x)), name="discriminator")
 
 
+def layer_flops(layer):
+    """Multiply-adds x 2 of one Dense / Conv / ConvTranspose layer for ONE example (else 0)."""
+    if isinstance(layer, layers.Dense):
+        return 2 * layer.kernel.shape[0] * layer.kernel.shape[1]
+    if isinstance(layer, layers.Conv2DTranspose):
+        kh, kw, cout, cin = layer.kernel.shape
+        h, w = layer.input.shape[1:3]  # each input pixel scatters a kh*kw*cout patch
+        return 2 * h * w * kh * kw * cin * cout
+    if isinstance(layer, layers.Conv2D):
+        kh, kw, cin, cout = layer.kernel.shape
+        h, w = layer.output.shape[1:3]
+        return 2 * h * w * kh * kw * cin * cout
+    return 0
+
+
 def forward_flops(model):
     """Multiply-adds x 2 of Dense / Conv / ConvTranspose layers for ONE example."""
-    total = 0
+    return sum(layer_flops(layer) for layer in model.layers)
+
+
+def layer_rates(model, batch, min_seconds=1.0):
+    """GFLOP/s of each compute layer alone: forward + backward to input and kernel.
+
+    Each layer runs in its own ``tf.function`` on a random input of its
+    shape, so the figure is what TensorFlow's kernel for that shape reaches
+    on this machine, with nothing else around it. The sum of the layers'
+    times is a ceiling for the whole model: no training loop can beat the
+    kernels it calls. Returns ``[{layer, flops, gflops, seconds}]``.
+    """
+    out = []
     for layer in model.layers:
-        if isinstance(layer, layers.Dense):
-            total += 2 * layer.kernel.shape[0] * layer.kernel.shape[1]
-        elif isinstance(layer, layers.Conv2DTranspose):
-            kh, kw, cout, cin = layer.kernel.shape
-            h, w = layer.input.shape[1:3]  # each input pixel scatters a kh*kw*cout patch
-            total += 2 * h * w * kh * kw * cin * cout
-        elif isinstance(layer, layers.Conv2D):
-            kh, kw, cin, cout = layer.kernel.shape
-            h, w = layer.output.shape[1:3]
-            total += 2 * h * w * kh * kw * cin * cout
-    return total
+        f = layer_flops(layer)
+        if not f:
+            continue
+        x = tf.random.normal([batch] + list(layer.input.shape[1:]))
+
+        @tf.function
+        def fwd_bwd(x, layer=layer):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = tf.reduce_sum(layer(x))
+            return tape.gradient(y, [x] + layer.trainable_variables)
+
+        fwd_bwd(x)[0].numpy()
+        reps, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < min_seconds:
+            fwd_bwd(x)[0].numpy()
+            reps += 1
+        sec = (time.perf_counter() - t0) / reps
+        out.append({"layer": f"{model.name}/{layer.name}", "flops": f, "seconds": sec,
+                    "gflops": 3 * f * batch / sec / 1e9})
+    return out
 
 
 def train_flops_per_image(g_fwd, d_fwd):
@@ -253,6 +292,61 @@ def serving(gan, reps, batch):
     return out
 
 
+def kernel_ceiling(batch):
+    """Per-layer kernel rates of the tutorial networks and the step time they imply.
+
+    The train step runs each G layer's forward + backward ``c_g / 3`` times
+    and each D layer's ``c_d / 3`` times per image, where ``c_g`` and ``c_d``
+    are the coefficients in :func:`train_flops_per_image`; the sum of those
+    isolated kernel times is the fastest the step could go with these
+    kernels. Returns ``(layers, {"images_per_s", "gflops"})``.
+    """
+    g_rates = layer_rates(tutorial_generator(), batch)
+    d_rates = layer_rates(tutorial_discriminator(), batch)
+    ips = step_ceiling(sum(r["seconds"] for r in g_rates), sum(r["seconds"] for r in d_rates), batch)
+    flops = train_flops_per_image(forward_flops(tutorial_generator()), forward_flops(tutorial_discriminator()))
+    return g_rates + d_rates, {"images_per_s": ips, "gflops": ips * flops / 1e9}
+
+
+def step_ceiling(g_seconds, d_seconds, batch):
+    """Images/s of a train step made only of the isolated layer kernels.
+
+    Args:
+        g_seconds, d_seconds: summed forward + backward time of G's and D's
+            compute layers on one batch.
+        batch: the batch those times are for.
+
+    Example:
+        >>> step_ceiling(0.3, 0.15, 256)  # (4/3 * 0.3 + 8/3 * 0.15) s per 256 images
+        320.0
+    """
+    c_g = train_flops_per_image(1, 0) / 3
+    c_d = train_flops_per_image(0, 1) / 3
+    return batch / (c_g * g_seconds + c_d * d_seconds)
+
+
+def _print_kernels(device, flops, mm, mm_sizes, kernels, ceiling):
+    print(f"device: {device}   train FLOPs/image: {flops / 1e6:.1f} M")
+    print(f"fp32 matmul: {mm:.1f} GFLOP/s (by size: " + ", ".join(f"{n} {r:.0f}" for n, r in mm_sizes.items()) + ")")
+    print(f"{'layer (forward + backward alone)':40s} {'MFLOP/img':>10s} {'GFLOP/s':>8s}")
+    for k in kernels:
+        print(f"{k['layer']:40s} {k['flops'] / 1e6:10.1f} {k['gflops']:8.1f}")
+    print(f"kernel ceiling of the train step: {ceiling['images_per_s']:.1f} img/s = {ceiling['gflops']:.1f} GFLOP/s "
+          f"({100 * ceiling['gflops'] / mm:.0f} % of matmul)")
+
+
+def _command(argv):
+    return " ".join([os.path.basename(sys.executable), "benchmarks/throughput.py"] + list(argv or sys.argv[1:]))
+
+
+def _write(path, result):
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(result, f, indent=2)
+    print(f"wrote {path}")
+    return result
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--steps", type=int, default=30, help="timed train steps per row")
@@ -260,6 +354,8 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=2, help="measurements per training row (best is reported)")
     p.add_argument("--reps", type=int, default=200, help="latency repetitions")
     p.add_argument("--quick", action="store_true", help="smoke run: few steps")
+    p.add_argument("--kernels-only", action="store_true",
+                   help="only the matmul and per-layer kernel probes (a minute), no training rows")
     p.add_argument("--xla", action=argparse.BooleanOptionalAction, default=True, help="include XLA rows")
     p.add_argument("--data-dir", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist"))
     p.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results", "throughput.json"))
@@ -278,6 +374,13 @@ def main(argv=None):
     d_fwd = forward_flops(tutorial_discriminator())
     flops = train_flops_per_image(g_fwd, d_fwd)
     mm_before, mm_sizes = matmul_gflops()
+    kernels, ceiling = kernel_ceiling(a.batch)
+    if a.kernels_only:
+        result = {"command": _command(argv), "device": device, "tensorflow": tf.__version__,
+                  "batch": a.batch, "train_flops_per_image": flops, "matmul_gflops": mm_before,
+                  "matmul_gflops_by_size": mm_sizes, "layers": kernels, "kernel_ceiling": ceiling}
+        _print_kernels(device, flops, mm_before, mm_sizes, kernels, ceiling)
+        return _write(a.out, result)
 
     B, S = a.batch, a.steps
     # (row, what it isolates, measurement); "before" rows switch one speed choice off.
@@ -322,34 +425,32 @@ def main(argv=None):
 
     serve = serving(gan, a.reps, a.batch)
     result = {
-        "command": " ".join([os.path.basename(sys.executable), "benchmarks/throughput.py"] + (argv or sys.argv[1:])),
+        "command": _command(argv),
         "device": device, "tensorflow": tf.__version__, "keras": keras.__version__,
         "batch": a.batch, "timed_steps": a.steps,
         "flops_per_image": {"generator_forward": g_fwd, "discriminator_forward": d_fwd, "train_step": flops},
         "matmul_gflops": mm, "matmul_gflops_by_size": mm_sizes,
-        "matmul_gflops_start_end": [mm_before, mm_after], "repeats": a.repeats, "training": rows, "serving": serve,
+        "matmul_gflops_start_end": [mm_before, mm_after], "layers": kernels, "kernel_ceiling": ceiling,
+        "repeats": a.repeats, "training": rows, "serving": serve,
         "serving_export_vs_generate_at_batch": serve["export_images_per_s"] / serve["generate_images_per_s"],
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
-    print(f"device: {device}   train FLOPs/image: {flops / 1e6:.1f} M")
-    print(f"fp32 matmul: {mm:.1f} GFLOP/s (best at start {mm_before:.1f}, at end {mm_after:.1f}; start by size: "
-          + ", ".join(f"{n} {r:.0f}" for n, r in mm_sizes.items()) + ")")
-    print(f"{'path':40s} {'img/s':>9s} {'x plain':>8s} {'GFLOP/s':>8s} {'% matmul':>9s}  isolates")
+    for r in rows:
+        r["fraction_of_kernel_ceiling"] = r["images_per_s"] / ceiling["images_per_s"]
+    _print_kernels(device, flops, mm, mm_sizes, kernels, ceiling)
+    print(f"matmul at the end: {mm_after:.1f} GFLOP/s (reference: best of start and end, {mm:.1f})")
+    print(f"{'path':40s} {'img/s':>9s} {'x plain':>8s} {'GFLOP/s':>8s} {'% matmul':>9s} {'% kernels':>9s}  isolates")
     for r in rows:
         print(f"{r['path']:40s} {r['images_per_s']:9.1f} {r['ratio_to_plain_loop']:8.2f} "
-              f"{r['gflops']:8.1f} {100 * r['fraction_of_matmul']:8.1f}%  {r['isolates']}")
+              f"{r['gflops']:8.1f} {100 * r['fraction_of_matmul']:8.1f}% "
+              f"{100 * r['fraction_of_kernel_ceiling']:8.1f}%  {r['isolates']}")
     print(f"serving  batch 1 p50/p99 ms: export {serve['export_p50_ms']:.2f}/{serve['export_p99_ms']:.2f}"
           f"  generate {serve['generate_p50_ms']:.2f}/{serve['generate_p99_ms']:.2f}")
     print(f"serving  batch {a.batch} img/s: export {serve['export_images_per_s']:.0f}"
           f"  generate {serve['generate_images_per_s']:.0f}"
           f"  (export/generate {result['serving_export_vs_generate_at_batch']:.2f})")
     print(f"peak RSS: {result['peak_rss_mb']:.0f} MB")
-    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-    with open(a.out, "w") as f:
-        json.dump(result, f, indent=2)
-    print(f"wrote {a.out}")
-    return result
-
+    return _write(a.out, result)
 
 if __name__ == "__main__":
     main()

@@ -103,3 +103,18 @@ def test_recipe_schedules_end_together(tricks):
     assert lr_at(g, 0) == pytest.approx(1e-3) and lr_at(d, 0) == pytest.approx(1e-3)
     assert lr_at(g, 20) == pytest.approx(0.5e-3) and lr_at(d, 40) == pytest.approx(0.5e-3)
     assert lr_at(g, 40) == pytest.approx(0.0, abs=1e-9) and lr_at(d, 80) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_step_ceiling_weights_layers_by_their_use_in_algorithm1(throughput):
+    # G's layers run forward + backward 4/3 times per step, D's 8/3 times
+    # (train_flops_per_image's coefficients 4 and 8 over the 3 of fwd + bwd):
+    # 4/3 * 0.3 + 8/3 * 0.15 = 0.8 s per batch of 256.
+    assert throughput.step_ceiling(0.3, 0.15, 256) == pytest.approx(320.0)
+    assert throughput.step_ceiling(0.0, 0.3, 256) == pytest.approx(320.0)
+
+
+def test_layer_flops_is_what_forward_flops_sums(throughput):
+    g = throughput.tutorial_generator()
+    per_layer = [throughput.layer_flops(layer) for layer in g.layers]
+    assert sum(per_layer) == throughput.forward_flops(g)
+    assert sum(f > 0 for f in per_layer) == 4  # the Dense and three transposed convs
