@@ -202,7 +202,7 @@ def summarise(results, command):
             sec = np.mean([r["seconds"] for r in rows])
             met = sum(meets_target(r) for r in rows)
             lines.append(f"| {key[0]} | {key[1]} | {len(rows)} | {key[2]} | {m.mean():.1f} ({m.min():.0f}) | "
-                         f"{hq.mean():.1f} ({hq.min():.1f}) | {kl.mean():.3f} ({kl.max():.3f}) | "
+                         f"{hq.mean():.2f} ({hq.min():.2f}) | {kl.mean():.3f} ({kl.max():.3f}) | "
                          f"{met}/{len(rows)} | {sec:.0f} |")
         lines += ["", "PacGAN Table 1 for reference (10 trials, their much longer training): " + "; ".join(
             f"{k} {v[ds][0]} / {v[ds][1]}% / {v[ds][2]}" for k, v in PACGAN_TABLE1.items()), ""]

@@ -83,8 +83,8 @@ def test_summary_means_worst_and_target_count(tricks):
             _record("ring", 8, 0.99, 0.1, trick="gan")]
     text = tricks.summarise(rows, "cmd")
     # grid r1: modes mean 24.0 (worst 23), HQ mean 94.0 (worst 90.0), KL mean 0.030 (worst 0.050), 1 of 2 met.
-    assert "| recipe | r1 | 2 | 100 | 24.0 (23) | 94.0 (90.0) | 0.030 (0.050) | 1/2 | 2 |" in text
-    assert "| recipe | gan | 1 | 100 | 8.0 (8) | 99.0 (99.0) | 0.100 (0.100) | 1/1 | 2 |" in text
+    assert "| recipe | r1 | 2 | 100 | 24.0 (23) | 94.00 (90.00) | 0.030 (0.050) | 1/2 | 2 |" in text
+    assert "| recipe | gan | 1 | 100 | 8.0 (8) | 99.00 (99.00) | 0.100 (0.100) | 1/1 | 2 |" in text
 
 
 def test_recipe_schedules_end_together(tricks):
