@@ -12,8 +12,8 @@ batch 256, Algorithm 1 with k=1) on the same data as:
   before/after figure from the same run;
 
 measures the fp32 matmul rate (TensorFlow and NumPy, the faster is the
-reference) and each layer's kernel alone (the "kernel ceiling": how fast a
-step made only of those kernels would run), and generation from the
+reference) and each layer's forward and backward alone (the "kernel
+ceiling": how fast a step made only of those kernels would run), and generation from the
 exported SavedModel next to in-process ``generate``. Training rows are measured ``--repeats`` times round-robin and
 report their best. Prints a table and writes JSON.
 
@@ -90,14 +90,29 @@ def forward_flops(model):
     return sum(layer_flops(layer) for layer in model.layers)
 
 
-def layer_rates(model, batch, min_seconds=1.0):
-    """GFLOP/s of each compute layer alone: forward + backward to input and kernel.
+def _seconds_per_call(fn, min_seconds):
+    fn()
+    reps, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < min_seconds:
+        fn()
+        reps += 1
+    return (time.perf_counter() - t0) / reps
 
-    Each layer runs in its own ``tf.function`` on a random input of its
-    shape, so the figure is what TensorFlow's kernel for that shape reaches
-    on this machine, with nothing else around it. The sum of the layers'
-    times is a ceiling for the whole model: no training loop can beat the
-    kernels it calls. Returns ``[{layer, flops, gflops, seconds}]``.
+
+def layer_rates(model, batch, min_seconds=1.0):
+    """Time of each compute layer alone: its forward, and forward + backward.
+
+    Each layer runs in its own ``tf.function`` on random inputs of its
+    shapes, so the figures are what TensorFlow's kernels for those shapes
+    reach on this machine with nothing else around them. The backward takes
+    a random output gradient and returns the gradients for the input and the
+    kernel; the forward output is returned too, since a backward alone would
+    let the graph optimiser prune the forward of a linear layer.
+
+    Returns:
+        ``[{layer, flops, forward_s, backward_s, forward_gflops,
+        backward_gflops}]``, FLOPs per image (forward) and seconds per batch;
+        the backward counts 2x the forward's FLOPs.
     """
     out = []
     for layer in model.layers:
@@ -105,22 +120,24 @@ def layer_rates(model, batch, min_seconds=1.0):
         if not f:
             continue
         x = tf.random.normal([batch] + list(layer.input.shape[1:]))
+        dy = tf.random.normal([batch] + list(layer.output.shape[1:]))
 
         @tf.function
-        def fwd_bwd(x, layer=layer):
+        def fwd(x, layer=layer):
+            return layer(x)
+
+        @tf.function
+        def fwd_bwd(x, dy, layer=layer):
             with tf.GradientTape() as tape:
                 tape.watch(x)
-                y = tf.reduce_sum(layer(x))
-            return tape.gradient(y, [x] + layer.trainable_variables)
+                y = layer(x)
+            return [y] + tape.gradient(y, [x] + layer.trainable_variables, output_gradients=dy)
 
-        fwd_bwd(x)[0].numpy()
-        reps, t0 = 0, time.perf_counter()
-        while time.perf_counter() - t0 < min_seconds:
-            fwd_bwd(x)[0].numpy()
-            reps += 1
-        sec = (time.perf_counter() - t0) / reps
-        out.append({"layer": f"{model.name}/{layer.name}", "flops": f, "seconds": sec,
-                    "gflops": 3 * f * batch / sec / 1e9})
+        t_f = _seconds_per_call(lambda: fwd(x).numpy(), min_seconds)
+        t_fb = _seconds_per_call(lambda: [t.numpy() for t in fwd_bwd(x, dy)], min_seconds)
+        t_b = max(t_fb - t_f, 1e-9)
+        out.append({"layer": f"{model.name}/{layer.name}", "flops": f, "forward_s": t_f, "backward_s": t_b,
+                    "forward_gflops": f * batch / t_f / 1e9, "backward_gflops": 2 * f * batch / t_b / 1e9})
     return out
 
 
@@ -293,44 +310,49 @@ def serving(gan, reps, batch):
 
 
 def kernel_ceiling(batch):
-    """Per-layer kernel rates of the tutorial networks and the step time they imply.
+    """Per-layer kernel times of the tutorial networks and the step time they imply.
 
-    The train step runs each G layer's forward + backward ``c_g / 3`` times
-    and each D layer's ``c_d / 3`` times per image, where ``c_g`` and ``c_d``
-    are the coefficients in :func:`train_flops_per_image`; the sum of those
-    isolated kernel times is the fastest the step could go with these
-    kernels. Returns ``(layers, {"images_per_s", "gflops"})``.
+    Returns ``(layers, {"images_per_s", "gflops"})``: see :func:`step_ceiling`.
     """
     g_rates = layer_rates(tutorial_generator(), batch)
     d_rates = layer_rates(tutorial_discriminator(), batch)
-    ips = step_ceiling(sum(r["seconds"] for r in g_rates), sum(r["seconds"] for r in d_rates), batch)
+    ips = step_ceiling(sum(r["forward_s"] for r in g_rates), sum(r["backward_s"] for r in g_rates),
+                       sum(r["forward_s"] for r in d_rates), sum(r["backward_s"] for r in d_rates), batch)
     flops = train_flops_per_image(forward_flops(tutorial_generator()), forward_flops(tutorial_discriminator()))
     return g_rates + d_rates, {"images_per_s": ips, "gflops": ips * flops / 1e9}
 
 
-def step_ceiling(g_seconds, d_seconds, batch):
-    """Images/s of a train step made only of the isolated layer kernels.
+def step_ceiling(g_forward_s, g_backward_s, d_forward_s, d_backward_s, batch):
+    """Images/s of an Algorithm 1 step (k=1) made only of the isolated layer kernels.
+
+    The step runs G forward twice (D's step, G's step) and backward once; D
+    forward three times (real and fake in D's step, fake in G's step),
+    backward twice in D's step and once more to its input only in G's step,
+    counted as half a backward (as :func:`train_flops_per_image` does). The
+    sum of those times is the fastest the step could go with these kernels.
 
     Args:
-        g_seconds, d_seconds: summed forward + backward time of G's and D's
+        g_forward_s, g_backward_s: summed forward / backward seconds of G's
             compute layers on one batch.
+        d_forward_s, d_backward_s: the same for D.
         batch: the batch those times are for.
 
     Example:
-        >>> step_ceiling(0.3, 0.15, 256)  # (4/3 * 0.3 + 8/3 * 0.15) s per 256 images
-        320.0
+        >>> step_ceiling(0.1, 0.2, 0.04, 0.08, 256)  # 0.4 s (G) + 0.32 s (D) per 256 images
+        355.55...
     """
-    c_g = train_flops_per_image(1, 0) / 3
-    c_d = train_flops_per_image(0, 1) / 3
-    return batch / (c_g * g_seconds + c_d * d_seconds)
+    g = 2 * g_forward_s + g_backward_s
+    d = 3 * d_forward_s + 2.5 * d_backward_s
+    return batch / (g + d)
 
 
 def _print_kernels(device, flops, mm, mm_sizes, kernels, ceiling):
     print(f"device: {device}   train FLOPs/image: {flops / 1e6:.1f} M")
     print(f"fp32 matmul: {mm:.1f} GFLOP/s (by size: " + ", ".join(f"{n} {r:.0f}" for n, r in mm_sizes.items()) + ")")
-    print(f"{'layer (forward + backward alone)':40s} {'MFLOP/img':>10s} {'GFLOP/s':>8s}")
+    print(f"{'layer alone':34s} {'MFLOP/img':>10s} {'fwd ms':>8s} {'GFLOP/s':>8s} {'bwd ms':>8s} {'GFLOP/s':>8s}")
     for k in kernels:
-        print(f"{k['layer']:40s} {k['flops'] / 1e6:10.1f} {k['gflops']:8.1f}")
+        print(f"{k['layer']:34s} {k['flops'] / 1e6:10.1f} {1e3 * k['forward_s']:8.1f} {k['forward_gflops']:8.1f} "
+              f"{1e3 * k['backward_s']:8.1f} {k['backward_gflops']:8.1f}")
     print(f"kernel ceiling of the train step: {ceiling['images_per_s']:.1f} img/s = {ceiling['gflops']:.1f} GFLOP/s "
           f"({100 * ceiling['gflops'] / mm:.0f} % of matmul)")
 

@@ -105,12 +105,15 @@ def test_recipe_schedules_end_together(tricks):
     assert lr_at(g, 40) == pytest.approx(0.0, abs=1e-9) and lr_at(d, 80) == pytest.approx(0.0, abs=1e-9)
 
 
-def test_step_ceiling_weights_layers_by_their_use_in_algorithm1(throughput):
-    # G's layers run forward + backward 4/3 times per step, D's 8/3 times
-    # (train_flops_per_image's coefficients 4 and 8 over the 3 of fwd + bwd):
-    # 4/3 * 0.3 + 8/3 * 0.15 = 0.8 s per batch of 256.
-    assert throughput.step_ceiling(0.3, 0.15, 256) == pytest.approx(320.0)
-    assert throughput.step_ceiling(0.0, 0.3, 256) == pytest.approx(320.0)
+def test_step_ceiling_counts_each_pass_of_algorithm1(throughput):
+    # G: forward in D's step and G's step, one backward: 2 * 0.1 + 0.2 = 0.4 s.
+    # D: forward on real, fake, fake; backward in D's step (2) and to the input
+    # in G's step (0.5): 3 * 0.04 + 2.5 * 0.08 = 0.32 s. 256 / 0.72 s.
+    assert throughput.step_ceiling(0.1, 0.2, 0.04, 0.08, 256) == pytest.approx(256 / 0.72)
+    # With backward = 2x forward in time, the weights are train_flops_per_image's 4 and 8.
+    g_f, d_f = 0.03, 0.01
+    expected = 256 / (throughput.train_flops_per_image(g_f, d_f))
+    assert throughput.step_ceiling(g_f, 2 * g_f, d_f, 2 * d_f, 256) == pytest.approx(expected)
 
 
 def test_layer_flops_is_what_forward_flops_sums(throughput):
