@@ -13,9 +13,10 @@ batch 256, Algorithm 1 with k=1) on the same data as:
 
 measures the fp32 matmul rate (TensorFlow and NumPy, the faster is the
 reference) and each layer's forward and backward alone (the "kernel
-ceiling": how fast a step made only of those kernels would run), and generation from the
-exported SavedModel next to in-process ``generate``. Training rows are measured ``--repeats`` times round-robin and
-report their best. Prints a table and writes JSON.
+ceiling": how fast a step made only of those kernels would run), and
+generation from the exported SavedModel next to in-process ``generate``.
+Training rows are measured ``--repeats`` times round-robin and report their
+best. Prints a table and writes JSON.
 
     python benchmarks/throughput.py                 # full run (~20 min on 2 cores)
     python benchmarks/throughput.py --quick         # smoke run
@@ -91,6 +92,7 @@ def forward_flops(model):
 
 
 def _seconds_per_call(fn, min_seconds):
+    """Seconds per call of ``fn`` after one warm-up call, over at least ``min_seconds``."""
     fn()
     reps, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < min_seconds:
@@ -258,19 +260,9 @@ def matmul_gflops(sizes=(1024, 2048, 3072), min_seconds=1.5):
         a = tf.random.normal([n, n])
         b = tf.random.normal([n, n])
         mm = tf.function(tf.linalg.matmul)
-        mm(a, b).numpy()
-        reps, t0 = 0, time.perf_counter()
-        while time.perf_counter() - t0 < min_seconds:
-            mm(a, b).numpy()
-            reps += 1
-        rates[f"tensorflow {n}"] = 2 * n ** 3 * reps / (time.perf_counter() - t0) / 1e9
-        a, b = a.numpy(), b.numpy()
-        a @ b
-        reps, t0 = 0, time.perf_counter()
-        while time.perf_counter() - t0 < min_seconds:
-            a @ b
-            reps += 1
-        rates[f"numpy {n}"] = 2 * n ** 3 * reps / (time.perf_counter() - t0) / 1e9
+        rates[f"tensorflow {n}"] = 2 * n ** 3 / _seconds_per_call(lambda: mm(a, b).numpy(), min_seconds) / 1e9
+        a_np, b_np = a.numpy(), b.numpy()
+        rates[f"numpy {n}"] = 2 * n ** 3 / _seconds_per_call(lambda: a_np @ b_np, min_seconds) / 1e9
     return max(rates.values()), rates
 
 
@@ -309,8 +301,12 @@ def serving(gan, reps, batch):
     return out
 
 
-def kernel_ceiling(batch):
+def kernel_ceiling(batch, train_flops):
     """Per-layer kernel times of the tutorial networks and the step time they imply.
+
+    Args:
+        batch: batch size the kernels are timed at.
+        train_flops: FLOPs per image of the train step (:func:`train_flops_per_image`).
 
     Returns ``(layers, {"images_per_s", "gflops"})``: see :func:`step_ceiling`.
     """
@@ -318,8 +314,7 @@ def kernel_ceiling(batch):
     d_rates = layer_rates(tutorial_discriminator(), batch)
     ips = step_ceiling(sum(r["forward_s"] for r in g_rates), sum(r["backward_s"] for r in g_rates),
                        sum(r["forward_s"] for r in d_rates), sum(r["backward_s"] for r in d_rates), batch)
-    flops = train_flops_per_image(forward_flops(tutorial_generator()), forward_flops(tutorial_discriminator()))
-    return g_rates + d_rates, {"images_per_s": ips, "gflops": ips * flops / 1e9}
+    return g_rates + d_rates, {"images_per_s": ips, "gflops": ips * train_flops / 1e9}
 
 
 def step_ceiling(g_forward_s, g_backward_s, d_forward_s, d_backward_s, batch):
@@ -338,8 +333,8 @@ def step_ceiling(g_forward_s, g_backward_s, d_forward_s, d_backward_s, batch):
         batch: the batch those times are for.
 
     Example:
-        >>> step_ceiling(0.1, 0.2, 0.04, 0.08, 256)  # 0.4 s (G) + 0.32 s (D) per 256 images
-        355.55...
+        >>> round(step_ceiling(0.1, 0.2, 0.04, 0.08, 256), 1)  # 0.4 s (G) + 0.32 s (D) per batch
+        355.6
     """
     g = 2 * g_forward_s + g_backward_s
     d = 3 * d_forward_s + 2.5 * d_backward_s
@@ -396,7 +391,7 @@ def main(argv=None):
     d_fwd = forward_flops(tutorial_discriminator())
     flops = train_flops_per_image(g_fwd, d_fwd)
     mm_before, mm_sizes = matmul_gflops()
-    kernels, ceiling = kernel_ceiling(a.batch)
+    kernels, ceiling = kernel_ceiling(a.batch, flops)
     if a.kernels_only:
         result = {"command": _command(argv), "device": device, "tensorflow": tf.__version__,
                   "batch": a.batch, "train_flops_per_image": flops, "matmul_gflops": mm_before,
@@ -473,6 +468,7 @@ def main(argv=None):
           f"  (export/generate {result['serving_export_vs_generate_at_batch']:.2f})")
     print(f"peak RSS: {result['peak_rss_mb']:.0f} MB")
     return _write(a.out, result)
+
 
 if __name__ == "__main__":
     main()
