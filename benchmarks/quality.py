@@ -142,7 +142,7 @@ def build_model(cfg, seed):
                 options["learning_rate"], int(cfg["steps"]))
         return keras.optimizers.Adam(**options)
 
-    model.compile(adam(cfg["g_optimizer"]), adam(cfg["d_optimizer"]),
+    model.compile(g_optimizer=adam(cfg["g_optimizer"]), d_optimizer=adam(cfg["d_optimizer"]),
                   steps_per_execution=cfg.get("steps_per_execution", 1))
     return model
 

@@ -233,7 +233,8 @@ def kgan_fit(images, batch, steps, jit, spe, seed=0, pipeline="stream"):
     """
     keras.utils.set_random_seed(seed)
     gan = kgan.GAN(tutorial_generator(), tutorial_discriminator(), seed=seed)
-    gan.compile(keras.optimizers.Adam(1e-4), keras.optimizers.Adam(1e-4), jit_compile=jit,
+    gan.compile(g_optimizer=keras.optimizers.Adam(1e-4), d_optimizer=keras.optimizers.Adam(1e-4),
+                jit_compile=jit,
                 steps_per_execution=spe)
     if pipeline == "stream":
         ds, _ = kgan.data.training_stream(images, batch_size=batch, seed=seed)

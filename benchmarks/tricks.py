@@ -124,7 +124,11 @@ def build(trick, steps, seed, base=BASE):
     d_options.update(overrides.pop("discriminator_options", {}))
     kwargs = dict(data_shape=(2,), architecture="mlp", seed=seed, latent_dim=base["latent_dim"],
                   generator_options=base["generator_options"], discriminator_options=d_options)
-    kwargs.update(overrides)
+    # The flat trick options map onto the model's pieces (terms, transforms, step).
+    for key in ("loss", "d_steps"):
+        if key in overrides:
+            kwargs[key] = overrides.pop(key)
+    kwargs.update(kgan.options.to_pieces(loss=kwargs.pop("loss", None), **overrides))
     model = kgan.GAN(**kwargs)
 
     def adam(updates):
@@ -135,7 +139,7 @@ def build(trick, steps, seed, base=BASE):
         return keras.optimizers.Adam(**options)
 
     # D makes d_steps updates per generator step; both schedules end at 0 together.
-    model.compile(adam(steps), adam(steps * kwargs.get("d_steps", 1)),
+    model.compile(g_optimizer=adam(steps), d_optimizer=adam(steps * kwargs.get("d_steps", 1)),
                   steps_per_execution=base["steps_per_execution"])
     return model
 

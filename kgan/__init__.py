@@ -2,18 +2,20 @@
 
 Example:
     >>> import kgan
-    >>> gan = kgan.DCGAN(data_shape=(28, 28, 1))
+    >>> gan = kgan.DCGAN(data_shape=(28, 28, 1), terms=[kgan.regularizers.R1(1.0)])
     >>> gan.compile()
     >>> gan.fit(dataset, epochs=10)
 """
 
-from kgan import data, layers, losses, networks, noise, regularizers, tricks
-from kgan.models import (ACGAN, GAN, ConditionalGAN, DCGAN, LSGAN, NonFiniteLossError,
-                         VanillaGAN, WGANGP)
+from kgan import (data, layers, losses, networks, noise, objectives, options, regularizers, steps,
+                  transforms)
+from kgan.core.adversarial import AdversarialModel, NonFiniteLossError
+from kgan.core.gan import GAN
+from kgan.families import ACGAN, ConditionalGAN, DCGAN, LSGAN, VanillaGAN, WGANGP
 from kgan.validation import DataError
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-__all__ = ["GAN", "VanillaGAN", "ConditionalGAN", "DCGAN", "LSGAN", "WGANGP", "ACGAN",
-           "DataError", "NonFiniteLossError", "data", "layers", "losses", "networks", "noise",
-           "regularizers", "tricks"]
+__all__ = ["GAN", "AdversarialModel", "VanillaGAN", "ConditionalGAN", "DCGAN", "LSGAN", "WGANGP",
+           "ACGAN", "DataError", "NonFiniteLossError", "data", "layers", "losses", "networks",
+           "noise", "objectives", "options", "regularizers", "steps", "transforms"]

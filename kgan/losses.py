@@ -8,8 +8,8 @@ what makes the gradients correct under ``tf.distribute`` (gradients are
 summed across replicas).
 
 Naming follows TF-GAN: ``<family>_generator_loss`` /
-``<family>_discriminator_loss``. ``get(name)`` returns a :class:`GANLoss`
-bundling one pair.
+``<family>_discriminator_loss``. ``get(name)`` returns a :class:`GANLoss`,
+the serializable object a model holds.
 """
 
 from __future__ import annotations
@@ -17,7 +17,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
+import keras
 from keras import ops
+
+from kgan.core.pieces import Piece
 
 
 def _flat(x):
@@ -277,20 +280,7 @@ def auxiliary_classifier_loss(class_logits, labels):
 
 
 @dataclasses.dataclass(frozen=True)
-class GANLoss:
-    """A generator/discriminator loss pair.
-
-    Attributes:
-        name: registry name, stored in model configs.
-        generator: ``fn(fake_outputs) -> [batch]``.
-        discriminator: ``fn(real_outputs, fake_outputs, real_label=...)``.
-        decision_threshold: D output above which a sample counts as "real"
-            for the accuracy metrics (0 for logits, 0.5 for LSGAN's 0/1 code).
-        supports_label_smoothing: whether ``discriminator`` takes
-            ``real_label``.
-    """
-
-    name: str
+class _Pair:
     generator: Callable
     discriminator: Callable
     decision_threshold: float = 0.0
@@ -298,21 +288,76 @@ class GANLoss:
 
 
 _REGISTRY = {
-    "non_saturating": GANLoss("non_saturating", non_saturating_generator_loss,
-                              non_saturating_discriminator_loss),
-    "minimax": GANLoss("minimax", minimax_generator_loss,
-                       minimax_discriminator_loss),
-    "least_squares": GANLoss("least_squares", least_squares_generator_loss,
-                             least_squares_discriminator_loss,
-                             decision_threshold=0.5),
-    "wasserstein": GANLoss("wasserstein", wasserstein_generator_loss,
-                           wasserstein_discriminator_loss,
-                           supports_label_smoothing=False),
-    "hinge": GANLoss("hinge", hinge_generator_loss, hinge_discriminator_loss,
-                     supports_label_smoothing=False),
+    "non_saturating": _Pair(non_saturating_generator_loss, non_saturating_discriminator_loss),
+    "minimax": _Pair(minimax_generator_loss, minimax_discriminator_loss),
+    "least_squares": _Pair(least_squares_generator_loss, least_squares_discriminator_loss,
+                           decision_threshold=0.5),
+    "wasserstein": _Pair(wasserstein_generator_loss, wasserstein_discriminator_loss,
+                         supports_label_smoothing=False),
+    "hinge": _Pair(hinge_generator_loss, hinge_discriminator_loss,
+                   supports_label_smoothing=False),
 }
 _ALIASES = {"nonsaturating": "non_saturating", "ns": "non_saturating",
             "lsgan": "least_squares", "ls": "least_squares", "wgan": "wasserstein"}
+
+
+def _canonical(name):
+    if not isinstance(name, str):
+        raise TypeError(f"loss must be a name or a kgan.losses.GANLoss, got "
+                        f"{type(name).__name__}: {name!r}")
+    key = _ALIASES.get(name.lower(), name.lower())
+    if key not in _REGISTRY:
+        raise ValueError(f"Unknown GAN loss {name!r}; expected one of {available()}")
+    return key
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class GANLoss(Piece):
+    """The adversarial loss pair of a model, as a serializable object.
+
+    Built-in pairs are chosen by name; a user-defined loss subclasses this
+    class, overrides :meth:`generator` / :meth:`discriminator` (per-example
+    values, ``[batch]``) and ``get_config``, and is registered with
+    ``keras.saving.register_keras_serializable`` so a saved model reloads it.
+
+    Args:
+        name: a name from :func:`available` or an alias (``"lsgan"``).
+        real_label: D's target for real data in sigmoid / least-squares
+            losses; ``0.9`` is one-sided label smoothing (Salimans et al.
+            2016, section 3.4). Fake targets stay 0.
+
+    Attributes:
+        decision_threshold: D output above which a sample counts as "real"
+            for the accuracy metrics (0 for logits, 0.5 for LSGAN's 0/1 code).
+
+    Example:
+        >>> loss = GANLoss("non_saturating", real_label=0.9)
+        >>> gan = kgan.GAN(data_shape=(2,), loss=loss)
+    """
+
+    def __init__(self, name="non_saturating", real_label=1.0):
+        self.name = _canonical(name)
+        self._pair = _REGISTRY[self.name]
+        self.real_label = float(real_label)
+        if self.real_label != 1.0 and not self._pair.supports_label_smoothing:
+            raise ValueError(f"real_label (label smoothing) does not apply to the {self.name} loss.")
+
+    @property
+    def decision_threshold(self):
+        return self._pair.decision_threshold
+
+    def generator(self, fake_scores):
+        """G's per-example loss from D's scores on generated samples."""
+        return self._pair.generator(fake_scores)
+
+    def discriminator(self, real_scores, fake_scores):
+        """D's per-example loss from its scores on real and generated samples."""
+        if self._pair.supports_label_smoothing:
+            return self._pair.discriminator(real_scores, fake_scores, real_label=self.real_label)
+        return self._pair.discriminator(real_scores, fake_scores)
+
+    def get_config(self):
+        return {"name": self.name, "real_label": self.real_label}
 
 
 def available():
@@ -324,12 +369,13 @@ def available():
     return sorted(_REGISTRY)
 
 
-def get(identifier):
-    """Returns the :class:`GANLoss` for a name (or passes one through).
+def get(identifier, **kwargs):
+    """Returns a :class:`GANLoss` for a name, a config, or passes one through.
 
     Args:
         identifier: a name from :func:`available`, an alias such as
-            ``"lsgan"``, or a :class:`GANLoss`.
+            ``"lsgan"``, a serialized loss, or a :class:`GANLoss`.
+        **kwargs: constructor arguments for a named loss (``real_label``).
 
     Returns:
         A :class:`GANLoss`.
@@ -340,11 +386,9 @@ def get(identifier):
     """
     if isinstance(identifier, GANLoss):
         return identifier
-    if not isinstance(identifier, str):
-        raise TypeError(f"loss must be a name or a kgan.losses.GANLoss, got "
-                        f"{type(identifier).__name__}: {identifier!r}")
-    key = _ALIASES.get(identifier.lower(), identifier.lower())
-    if key not in _REGISTRY:
-        raise ValueError(f"Unknown GAN loss {identifier!r}; expected one of "
-                         f"{available()}")
-    return _REGISTRY[key]
+    if isinstance(identifier, dict):
+        loss = keras.saving.deserialize_keras_object(identifier)
+        if not isinstance(loss, GANLoss):
+            raise TypeError(f"loss config does not describe a kgan.losses.GANLoss: {identifier}")
+        return loss
+    return GANLoss(identifier, **kwargs)

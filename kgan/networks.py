@@ -177,7 +177,7 @@ def build_mlp_discriminator(input_shape, hidden_units=(256, 256), num_classes=No
 
 
 def build_dcgan_generator(latent_dim, image_shape, base_filters=64, num_classes=None,
-                          kernel_size=4, name="generator"):
+                          kernel_size=4, sync_batch_norm=False, name="generator"):
     """DCGAN generator (Radford et al. 2016).
 
     Dense projection to a ``start x start`` map, then fractionally-strided
@@ -191,6 +191,8 @@ def build_dcgan_generator(latent_dim, image_shape, base_filters=64, num_classes=
             double it.
         num_classes: if set, a label embedding is concatenated to ``z``.
         kernel_size: transposed-convolution kernel size.
+        sync_batch_norm: batch statistics over the GLOBAL batch under a
+            distribution strategy (else each replica normalises its own).
         name: model name.
 
     Returns:
@@ -213,14 +215,14 @@ def build_dcgan_generator(latent_dim, image_shape, base_filters=64, num_classes=
         x = layers.Concatenate(name="z_and_label")([z, emb])
     filters = base_filters * 2 ** (n - 1)
     x = layers.Dense(start * start * filters, use_bias=False, name="project")(x)
-    x = layers.BatchNormalization(name="project_bn")(x)
+    x = layers.BatchNormalization(synchronized=sync_batch_norm, name="project_bn")(x)
     x = layers.ReLU(name="project_relu")(x)
     x = layers.Reshape((start, start, filters), name="to_map")(x)
     for i in range(n - 1):
         filters //= 2
         x = layers.Conv2DTranspose(filters, kernel_size, strides=2, padding="same",
                                    use_bias=False, name=f"up_{i}")(x)
-        x = layers.BatchNormalization(name=f"up_{i}_bn")(x)
+        x = layers.BatchNormalization(synchronized=sync_batch_norm, name=f"up_{i}_bn")(x)
         x = layers.ReLU(name=f"up_{i}_relu")(x)
     x = layers.Conv2DTranspose(channels, kernel_size, strides=2, padding="same",
                                activation="tanh", name="to_image")(x)
@@ -277,8 +279,11 @@ def build_dcgan_discriminator(image_shape, base_filters=64, num_classes=None,
         x = layers.Concatenate(name="image_and_label")([x, lmap])
     filters = base_filters
     for i in range(n):
+        # Batch norm subtracts each channel's mean, so a bias before it gets a zero
+        # gradient; Adam would turn that numerical noise into lr-sized steps.
+        bias = not (i > 0 and normalization == "batch")
         x = _maybe_spectral(layers.Conv2D(filters, kernel_size, strides=2, padding="same",
-                                          name=f"down_{i}"), spectral_norm)(x)
+                                          use_bias=bias, name=f"down_{i}"), spectral_norm)(x)
         if i > 0:
             norm = _normalization(normalization, synchronized=sync_batch_norm,
                                   name=f"down_{i}_norm")

@@ -1,4 +1,4 @@
-"""Discriminator regularisers as pure functions.
+"""Discriminator regularisers: pure functions and the model pieces built on them.
 
 Each penalty returns PER-EXAMPLE values of shape ``[batch]`` (one value per
 discriminator input), like the losses in :mod:`kgan.losses`. The train step
@@ -16,6 +16,9 @@ Cross-sample layers (batch norm in training mode, minibatch standard
 deviation) make ``d D(x_i) / d x_i`` depend on the other samples of the
 batch; Gulrajani et al. (2017) drop batch norm from the critic for this
 reason (``kgan.WGANGP`` uses layer norm in its DCGAN critic).
+
+The pieces (:class:`GradientPenalty`, :class:`R1`, :class:`WeightPenalty`)
+are :class:`kgan.core.pieces.Term` objects for a model's ``terms`` list.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 from keras import ops
+
+from kgan.core.pieces import Term
 
 
 def safe_norm(x, axis=-1):
@@ -185,3 +190,96 @@ def weight_penalty(variables):
     if not terms:
         return ops.convert_to_tensor(0.0, "float32")
     return ops.sum(ops.stack(terms))
+
+
+def _nonneg(name, value):
+    if value is None or float(value) < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}.")
+    return float(value)
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class GradientPenalty(Term):
+    """The WGAN-GP / WGAN-LP penalty as a discriminator term.
+
+    ``weight * (||grad D(x_hat)|| - 1)^2`` on uniform interpolates of the
+    (viewed) real and fake D inputs; the interpolation weights are drawn
+    for the global batch from the model's seed, so N replicas equal one
+    device. See :func:`gradient_penalty`.
+
+    Gulrajani et al., "Improved Training of Wasserstein GANs", NeurIPS 2017;
+    Petzka et al., "On the regularization of Wasserstein GANs", ICLR 2018
+    (``one_sided=True``).
+
+    Args:
+        weight: lambda (10 in the paper).
+        one_sided: WGAN-LP's ``max(0, ||grad|| - 1)^2``.
+
+    Example:
+        >>> kgan.GAN(data_shape=(2,), loss="wasserstein", terms=[GradientPenalty(10.0)])
+    """
+
+    def __init__(self, weight=10.0, one_sided=False):
+        self.weight = _nonneg("GradientPenalty weight", weight)
+        self.one_sided = bool(one_sided)
+
+    def discriminator(self, record):
+        model = record.model
+        eps = model.draw(lambda n: uniform_epsilon(n, seed=model.seed_generator),
+                         ops.shape(record.real)[0])
+        return self.weight * gradient_penalty(record.critic, record.real, record.fake, eps,
+                                              one_sided=self.one_sided)
+
+    def get_config(self):
+        return {"weight": self.weight, "one_sided": self.one_sided}
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class R1(Term):
+    """The R1 penalty ``gamma/2 ||grad D(x)||^2`` on D's real inputs.
+
+    Mescheder et al., "Which Training Methods for GANs do actually
+    Converge?", ICML 2018, eq. 9. See :func:`r1_penalty`.
+
+    Args:
+        gamma: the penalty weight.
+
+    Example:
+        >>> kgan.GAN(data_shape=(2,), terms=[R1(gamma=1.0)])
+    """
+
+    def __init__(self, gamma=10.0):
+        self.gamma = _nonneg("R1 gamma", gamma)
+
+    def discriminator(self, record):
+        return r1_penalty(record.critic, record.real, self.gamma)
+
+    def get_config(self):
+        return {"gamma": self.gamma}
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class WeightPenalty(Term):
+    """``coefficient * sum ||W||^2`` over D's weight matrices (a whole-model term).
+
+    Brock et al., "Large Scale GAN Training for High Fidelity Natural Image
+    Synthesis", ICLR 2019, use such a penalty on D. See
+    :func:`weight_penalty`.
+
+    Args:
+        coefficient: the penalty weight.
+
+    Example:
+        >>> kgan.GAN(data_shape=(2,), terms=[WeightPenalty(1e-4)])
+    """
+
+    per_example = False
+
+    def __init__(self, coefficient=1e-4):
+        self.coefficient = _nonneg("WeightPenalty coefficient", coefficient)
+
+    def discriminator(self, record):
+        return self.coefficient * weight_penalty(record.model.discriminator.trainable_variables)
+
+    def get_config(self):
+        return {"coefficient": self.coefficient}

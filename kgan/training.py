@@ -169,15 +169,15 @@ def build_model(c, data_shape, num_classes):
         d_opts["spectral_norm"] = True
     if c["minibatch_std"]:
         d_opts["minibatch_std"] = c["minibatch_std"]
-    tricks = {k: c[k] for k in ("gp_weight", "r1_gamma", "instance_noise", "instance_noise_steps",
-                                "replay_buffer_size", "packing", "feature_matching", "unrolled_steps")}
-    if c["gradient_penalty"]:
-        tricks["gradient_penalty"] = c["gradient_penalty"]
+    options = {k: c[k] for k in ("real_label", "gp_weight", "r1_gamma", "instance_noise",
+                                 "instance_noise_steps", "replay_buffer_size", "packing",
+                                 "feature_matching", "unrolled_steps", "gradient_penalty")}
+    pieces = kgan.options.to_pieces(loss=c["loss"], **options)
     return classes[c["variant"]](
         data_shape=data_shape, latent_dim=c["latent_dim"],
-        num_classes=num_classes if c["conditional"] else None,
-        architecture=arch, loss=c["loss"], d_steps=c["d_steps"], real_label=c["real_label"],
-        generator_options=g_opts, discriminator_options=d_opts, seed=c["seed"], **tricks)
+        num_classes=num_classes if c["conditional"] else None, architecture=arch,
+        d_steps=c["d_steps"], generator_options=g_opts, discriminator_options=d_opts,
+        seed=c["seed"], **pieces)
 
 
 def run(config, extra_callbacks=()):
@@ -244,8 +244,8 @@ def run(config, extra_callbacks=()):
         model = build_model(c, x.shape[1:], num_classes)
         g_updates = max(1, steps * c["epochs"])  # D makes d_steps updates per G update
         model.compile(
-            adam(c["g_lr"], g_updates, "generator_optimizer"),
-            adam(c["d_lr"], g_updates * c["d_steps"], "discriminator_optimizer"),
+            g_optimizer=adam(c["g_lr"], g_updates, "generator_optimizer"),
+            d_optimizer=adam(c["d_lr"], g_updates * c["d_steps"], "discriminator_optimizer"),
             jit_compile=c["jit_compile"], steps_per_execution=c["steps_per_execution"])
 
     state = kcb.TrainingState(os.path.join(work, "backup"), every=c["backup_every"])

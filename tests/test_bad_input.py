@@ -135,6 +135,6 @@ def test_bad_constructor_arguments():
     with pytest.raises(ValueError, match="ConditionalGAN needs num_classes"):
         kgan.ConditionalGAN(data_shape=(2,))
     with pytest.raises(ValueError, match="label smoothing.*hinge"):
-        kgan.GAN(data_shape=(2,), loss="hinge", real_label=0.9)
+        kgan.GAN(data_shape=(2,), loss=kgan.losses.GANLoss("hinge", real_label=0.9))
     with pytest.raises(RuntimeError, match="compile"):
         kgan.GAN(data_shape=(2,)).fit(np.zeros((4, 2), "float32"))

@@ -8,6 +8,7 @@ import pytest
 
 import kgan
 from kgan import data
+from shared_data import needs_mnist
 
 MNIST = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist")
 
@@ -23,7 +24,7 @@ def test_idx_round_trip(tmp_path):
         data.read_idx(str(tmp_path / "bad"))
 
 
-@pytest.mark.skipif(not os.path.isdir(MNIST), reason="../shared/data/mnist not present")
+@needs_mnist
 def test_real_mnist_from_shared_idx():
     x, y = data.load_idx_dir(MNIST)
     assert x.shape == (10000, 28, 28, 1) and x.dtype == np.uint8

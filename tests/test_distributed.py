@@ -43,7 +43,7 @@ def build(strategy, loss, conditional=False, d_steps=1, arch="mlp", **extra):
             # exact-equality test keeps G's normalisation off (dropout is off by default)
             generator_options={"hidden_units": (16, 16), "normalization": "none"},
             discriminator_options={"hidden_units": (16,)}, **extra)
-        gan.compile(keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-2))
+        gan.compile(g_optimizer=keras.optimizers.Adam(1e-2), d_optimizer=keras.optimizers.Adam(1e-2))
     return gan
 
 
@@ -98,7 +98,7 @@ def test_regulariser_terms_are_scaled_for_the_global_batch():
             h = keras.layers.Dense(16, activation="relu", kernel_regularizer=keras.regularizers.L2(0.5))(inp)
             out = keras.layers.Dense(1, kernel_regularizer=keras.regularizers.L2(0.5))(h)
             gan = kgan.GAN(g, keras.Model(inp, out), seed=3)
-            gan.compile(keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-2))
+            gan.compile(g_optimizer=keras.optimizers.Adam(1e-2), d_optimizer=keras.optimizers.Adam(1e-2))
         x, _ = kgan.data.ring_mixture().sample(32, seed=0)
         ds, _ = kgan.data.training_stream(x, None, batch_size=16, seed=1)
         h = gan.fit(ds, epochs=1, steps_per_epoch=2, verbose=0)

@@ -13,6 +13,7 @@ import scipy.linalg
 from kgan import data
 from kgan import metrics
 from kgan.metrics import statistics as st
+from shared_data import needs_mnist
 
 MNIST_DIR = os.environ.get("KGAN_MNIST_DIR") or os.path.normpath(
     os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist"))
@@ -278,7 +279,7 @@ def test_mnist_classifier_missing_weights(tmp_path):
         metrics.MnistClassifier(str(tmp_path / "none.weights.h5"))
 
 
-@pytest.mark.skipif(not os.path.isdir(MNIST_DIR), reason="MNIST IDX files not available")
+@needs_mnist
 def test_mnist_classifier_accuracy_on_held_out_images():
     clf = metrics.MnistClassifier()
     x, y = data.load_idx_dir(MNIST_DIR)

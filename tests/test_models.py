@@ -69,13 +69,13 @@ def test_variant_fits_and_generates(cls, shape, kw):
 
 
 def test_variant_defaults_are_defaults_over_one_base():
-    assert tiny(kgan.DCGAN, (28, 28, 1)).gan_loss.name == "non_saturating"
-    assert tiny(kgan.LSGAN, (2,)).gan_loss.name == "least_squares"
+    assert tiny(kgan.DCGAN, (28, 28, 1)).loss_pair.name == "non_saturating"
+    assert tiny(kgan.LSGAN, (2,)).loss_pair.name == "least_squares"
     assert tiny(kgan.LSGAN, (2,)).architecture == "auto"
     for cls in (kgan.VanillaGAN, kgan.DCGAN, kgan.LSGAN, kgan.ConditionalGAN):
         assert cls.train_step is kgan.GAN.train_step
     g = tiny(kgan.DCGAN, (28, 28, 1), num_classes=10, loss="lsgan")
-    assert g.num_classes == 10 and g.gan_loss.name == "least_squares"
+    assert g.num_classes == 10 and g.loss_pair.name == "least_squares"
     assert [i.name for i in g.generator.inputs] == ["z", "labels"]
 
 
@@ -157,7 +157,8 @@ def test_save_reload_continue_round_trip(tmp_path):
 
     def fresh():
         gan = tiny(kgan.VanillaGAN, (2,), d_steps=2)
-        gan.compile(keras.optimizers.Adam(1e-3, beta_1=0.5), keras.optimizers.Adam(2e-3, beta_1=0.5))
+        gan.compile(g_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
+                        d_optimizer=keras.optimizers.Adam(2e-3, beta_1=0.5))
         return gan
 
     # uninterrupted: 2 epochs
@@ -182,10 +183,12 @@ def test_save_reload_continue_round_trip(tmp_path):
 
 
 def test_config_round_trip_keeps_every_argument():
-    gan = tiny(kgan.DCGAN, (28, 28, 1), num_classes=4, loss="least_squares", d_steps=2, real_label=0.9)
+    gan = tiny(kgan.DCGAN, (28, 28, 1), num_classes=4, d_steps=2,
+               loss=kgan.losses.GANLoss("least_squares", real_label=0.9))
     cfg = gan.get_config()
     clone = kgan.DCGAN.from_config(cfg)
-    for key in ("data_shape", "latent_dim", "num_classes", "loss", "d_steps", "real_label", "seed"):
+    assert clone.loss_pair == kgan.losses.GANLoss("least_squares", real_label=0.9)
+    for key in ("data_shape", "latent_dim", "num_classes", "loss", "d_steps", "seed"):
         assert clone.get_config()[key] == cfg[key], key
     z = np.asarray(kgan.noise.latents_from_seeds([1, 2], 8))
     clone.generator.set_weights(gan.generator.get_weights())

@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+from shared_data import needs_mnist
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MNIST = os.path.join(ROOT, "..", "shared", "data", "mnist")
@@ -30,7 +31,7 @@ def test_bad_flag_is_rejected():
     assert r.returncode == 2 and "invalid choice" in r.stderr
 
 
-@pytest.mark.skipif(not os.path.isdir(MNIST), reason="../shared/data/mnist not present")
+@needs_mnist
 def test_train_conditional_dcgan_on_shared_mnist(tmp_path):
     out = tmp_path / "run"
     r = train("--variant", "conditional", "--dataset", "mnist_idx", "--data-dir", MNIST,

@@ -9,7 +9,8 @@ import pytest
 import tensorflow as tf
 
 import kgan
-from kgan import layers, losses, tricks
+from kgan import layers, losses, objectives, options, regularizers, steps, transforms
+from kgan.core.record import Batch, Record
 
 # The ONE MirroredStrategy of this process (pytest imports tests/ modules by
 # basename, so this is the same module object test_distributed.py runs as).
@@ -19,8 +20,16 @@ HIDDEN = {"hidden_units": (16,)}
 W = np.array([3.0, 4.0], np.float32)  # ||w|| = 5
 
 
+def split(kw):
+    """Flat trick options (as the CLI and benchmarks give them) -> the model's pieces."""
+    flat = {k: kw.pop(k) for k in list(kw) if k in options.OPTIONS}
+    kw.update(options.to_pieces(loss=kw.pop("loss", None), **flat))
+    return kw
+
+
 def make(cls=kgan.GAN, seed=0, **kw):
     keras.utils.set_random_seed(seed)
+    split(kw)
     kw.setdefault("generator_options", HIDDEN)
     kw.setdefault("discriminator_options", HIDDEN)
     kw.setdefault("latent_dim", 4)
@@ -46,7 +55,7 @@ def arrays(vs):
 
 
 def d_loss(gan, real, fake, labels=None):
-    loss, _, _ = gan.discriminator_loss(tf.constant(real), tf.constant(fake), labels,
+    loss, _ = gan.discriminator_loss(tf.constant(real), tf.constant(fake), labels,
                                         tf.constant(float(len(real))))
     return float(loss)
 
@@ -125,7 +134,7 @@ def test_weight_penalty_adds_coefficient_times_squared_weights():
 
 def test_replay_buffer_holds_and_returns_old_samples_in_proportion():
     seed = keras.random.SeedGenerator(0)
-    buf = tricks.ReplayBuffer(8, (1,), fraction=0.5, num_classes=10)
+    buf = transforms.ReplayBuffer(8, (1,), fraction=0.5, num_classes=10)
     for t in range(6):
         batch = np.arange(4, dtype=np.float32)[:, None] + 100 * t  # markers: batch t holds 100t..100t+3
         out, labels = buf.mix(batch, np.arange(4) + 10 * t, seed=seed)
@@ -149,7 +158,7 @@ def test_replay_buffer_holds_and_returns_old_samples_in_proportion():
 @pytest.mark.parametrize("fraction,k", [(0.25, 1), (1.0, 4), (0.0, 0)])
 def test_replay_fraction(fraction, k):
     seed = keras.random.SeedGenerator(1)
-    buf = tricks.ReplayBuffer(4, (1,), fraction=fraction)
+    buf = transforms.ReplayBuffer(4, (1,), fraction=fraction)
     buf.mix(np.full((4, 1), -1.0, np.float32), seed=seed)  # fill with old samples
     out, none = buf.mix(np.arange(4, dtype=np.float32)[:, None], seed=seed)
     assert none is None and int(np.sum(np.asarray(out) == -1.0)) == k
@@ -161,7 +170,7 @@ def test_packing_gives_d_m_samples_as_one_input():
     gan = make(packing=2)
     assert tuple(gan.discriminator.inputs[0].shape[1:]) == (4,)
     x = points(8)
-    np.testing.assert_array_equal(gan._d_view(tf.constant(x)), x.reshape(4, 4))
+    np.testing.assert_array_equal(gan.view(tf.constant(x)), x.reshape(4, 4))
     # the loss is per pack: mean over the 4 packs of the loss on D(pack)
     d = linear_d(np.array([1.0, -1.0, 0.5, 2.0], np.float32), input_dim=4)
     pac = make(packing=2, discriminator=d)
@@ -188,43 +197,49 @@ def test_packing_rejects_batches_it_cannot_split():
 # -------------------------------------------------------------- instance noise
 
 def test_instance_noise_decays_on_schedule():
-    sched = tricks.InstanceNoise(0.5, anneal_steps=4)
+    sched = transforms.InstanceNoise(0.5, anneal_steps=4)
     np.testing.assert_allclose([float(sched.stddev_at(t)) for t in (0, 1, 2, 4, 9)],
                                [0.5, 0.375, 0.25, 0.0, 0.0])
-    assert float(tricks.InstanceNoise(0.2).stddev_at(10**6)) == pytest.approx(0.2)
+    assert float(transforms.InstanceNoise(0.2).stddev_at(10**6)) == pytest.approx(0.2)
     gan = make(instance_noise=0.5, instance_noise_steps=4)
     gan.compile()
     x = tf.constant(np.tile(points(1), (4000, 1)))
     for step, sigma in [(0, 0.5), (2, 0.25), (3, 0.125), (4, 0.0), (7, 0.0)]:
         gan.g_optimizer.iterations.assign(step)
-        seen = np.asarray(gan._d_view(x)) - np.asarray(x)  # what D is shown minus the sample
-        assert float(gan.instance_noise_stddev()) == pytest.approx(sigma)
+        seen = np.asarray(gan.view(x)) - np.asarray(x)  # what D is shown minus the sample
+        assert float(gan.transforms[0].stddev_at(gan.g_optimizer.iterations)) == pytest.approx(sigma)
         assert seen.std() == pytest.approx(sigma, rel=0.05, abs=1e-7)
 
 
 # -------------------------------------------------------------------- unrolled
 
 def test_unrolled_look_ahead_leaves_d_unchanged_and_is_first_order():
-    real = tf.constant(points(16))
-    batch = tf.constant(16.0)
+    batch = Batch(tf.constant(points(16)), None, 16, tf.constant(16.0))
     a = make(unrolled_steps=2)
-    a.compile(keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-1))
+    a.compile(g_optimizer=keras.optimizers.Adam(1e-2), d_optimizer=keras.optimizers.Adam(1e-1))
+    a.discriminator_update(batch)  # D's own update, then the look-ahead must leave D as it is
     d_before = arrays(a.discriminator.variables)
     opt_before = arrays(a.d_optimizer.variables)
     g_before = arrays(a.generator.trainable_variables)
-    a.generator_step(None, 16, batch, real=real)
-    for u, v in zip(d_before, a.discriminator.variables):
-        np.testing.assert_array_equal(u, np.array(v))  # D's real weights: untouched
-    for u, v in zip(opt_before, a.d_optimizer.variables):
-        np.testing.assert_array_equal(u, np.array(v))  # and its optimizer state
-    assert not np.allclose(g_before[0], np.array(a.generator.trainable_variables[0]))
+    a.step_strategy.run(a, batch)  # one more D update, the look-ahead, G's update
+    b = make()
+    b.compile(g_optimizer=keras.optimizers.Adam(1e-2), d_optimizer=keras.optimizers.Adam(1e-1))
+    b.discriminator_update(batch)
+    b.discriminator_update(batch)
+    d_after_own_update = arrays(b.discriminator.variables)
+    opt_after_own_update = arrays(b.d_optimizer.variables)
     # The same G step by hand: advance D 2 steps with D's optimizer, then a plain
     # G step. G must end identical (first-order unrolling), D differently.
-    b = make()
-    b.compile(keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-1))
     for _ in range(2):
-        b.discriminator_step(real, None, 16, batch)
-    b.generator_step(None, 16, batch, real=real)
+        b.discriminator_update(batch)
+    b.generator_update(batch)
+    for u, v in zip(d_after_own_update, a.discriminator.variables):
+        np.testing.assert_array_equal(u, np.array(v))  # D: only its own update, look-ahead undone
+    for u, v in zip(opt_after_own_update, a.d_optimizer.variables):
+        np.testing.assert_array_equal(u, np.array(v))  # and its optimizer state
+    assert not np.allclose(d_before[0], d_after_own_update[0])
+    assert not np.allclose(opt_before[0], opt_after_own_update[0]) or len(opt_before) == 0
+    assert not np.allclose(g_before[0], np.array(a.generator.trainable_variables[0]))
     for u, v in zip(a.generator.variables, b.generator.variables):
         np.testing.assert_allclose(np.array(u), np.array(v), rtol=1e-6, atol=1e-7)
     assert not np.allclose(np.array(a.discriminator.variables[0]), np.array(b.discriminator.variables[0]))
@@ -234,17 +249,21 @@ def test_unrolled_look_ahead_leaves_d_unchanged_and_is_first_order():
 
 def test_feature_matching_term_and_default_layer():
     gan = make(feature_matching=2.0)
-    feats = gan._feature_net.outputs[-1]
-    assert tuple(feats.shape) == (None, 16)  # D's last hidden features, the score layer's input
-    assert all(any(v is w for w in gan.discriminator.weights) for v in gan._feature_net.weights)
+    net = gan.terms[0]._net
+    assert tuple(net.outputs[0].shape) == (None, 16)  # D's last hidden features, the score layer's input
+    assert all(any(v is w for w in gan.discriminator.weights) for v in net.weights)
+    # A linear D's score layer reads the input itself, so f(x) = x.
+    lin = make(feature_matching=2.0, discriminator=linear_d(W))
     real = np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)
     fake = np.zeros((2, 2), np.float32)
-    term = float(gan._feature_matching_term(tf.constant(real), tf.constant(fake), tf.constant(2.0)))
+    rec = Record(None, tf.constant(fake), None, None, None, None, model=lin,
+                 batch=Batch(tf.constant(real), None, 2, 2.0), count=2.0)
+    term = float(lin.terms[0].generator(rec))
     assert term == pytest.approx(2.0 * float(losses.feature_matching_loss(real.mean(0), fake.mean(0))))
     assert term == pytest.approx(2.0 * (2.0 ** 2 + 3.0 ** 2))
     named = make(feature_matching=1.0, discriminator_options={"hidden_units": (16, 8)},
                  feature_matching_layer="lrelu_0")
-    assert tuple(named._feature_net.outputs[-1].shape) == (None, 16)
+    assert tuple(named.terms[0]._net.outputs[0].shape) == (None, 16)
 
 
 # ----------------------------------------------------- spectral norm and TTUR
@@ -267,7 +286,7 @@ def test_spectral_norm_from_the_constructor_trains_and_normalises():
 
 def test_separate_learning_rates_ttur():
     gan = make()
-    gan.compile(keras.optimizers.SGD(0.0), keras.optimizers.SGD(0.05))
+    gan.compile(g_optimizer=keras.optimizers.SGD(0.0), d_optimizer=keras.optimizers.SGD(0.05))
     g0, d0 = arrays(gan.generator.trainable_variables), arrays(gan.discriminator.trainable_variables)
     gan.fit(points(16), batch_size=16, epochs=1, verbose=0)
     assert all(np.array_equal(a, np.array(b)) for a, b in zip(g0, gan.generator.trainable_variables))
@@ -278,7 +297,8 @@ def test_separate_learning_rates_ttur():
 
 def test_wgangp_defaults_follow_the_paper():
     gan = make(kgan.WGANGP)
-    assert (gan.gan_loss.name, gan.gradient_penalty, gan.gp_weight, gan.d_steps) == ("wasserstein", "wgan-gp", 10.0, 5)
+    assert (gan.loss_pair.name, gan.terms, gan.d_steps) == (
+        "wasserstein", [regularizers.GradientPenalty(10.0)], 5)
     gan.compile()
     for opt in (gan.g_optimizer, gan.d_optimizer):
         assert (float(opt.learning_rate), opt.beta_1, opt.beta_2) == pytest.approx((1e-4, 0.0, 0.9))
@@ -286,8 +306,8 @@ def test_wgangp_defaults_follow_the_paper():
                        discriminator_options={"base_filters": 4})
     kinds = {type(l).__name__ for l in conv.discriminator.layers}
     assert "LayerNormalization" in kinds and "BatchNormalization" not in kinds
-    off = make(kgan.WGANGP, gradient_penalty=None, d_steps=2)
-    assert off.gradient_penalty is None and off.d_steps == 2
+    off = make(kgan.WGANGP, terms=[], d_steps=2)
+    assert off.terms == [] and off.d_steps == 2
 
 
 def test_acgan_discriminator_predicts_the_class():
@@ -315,23 +335,29 @@ def test_acgan_discriminator_predicts_the_class():
 ALL_OPTIONS = dict(gradient_penalty="wgan-lp", gp_weight=3.0, r1_gamma=0.5, d_weight_penalty=1e-4,
                    instance_noise=0.1, instance_noise_steps=50, replay_buffer_size=32, replay_fraction=0.25,
                    feature_matching=0.5, feature_matching_layer="lrelu_0", packing=2, unrolled_steps=1,
-                   real_label=0.9, d_steps=2,
-                   discriminator_options={"hidden_units": (16,), "minibatch_std": 2, "spectral_norm": True})
+                   real_label=0.9)
+ALL_PIECES = dict(
+    loss=losses.GANLoss("non_saturating", real_label=0.9),
+    terms=[regularizers.GradientPenalty(3.0, one_sided=True), regularizers.R1(0.5),
+           regularizers.WeightPenalty(1e-4), objectives.FeatureMatching(0.5, "lrelu_0")],
+    transforms=[transforms.InstanceNoise(0.1, 50), transforms.Replay(32, 0.25), transforms.Packing(2)],
+    step=steps.Unrolled(1))
 
 
 def test_every_option_round_trips_through_save_and_load(tmp_path):
-    gan = make(**ALL_OPTIONS)
+    gan = make(d_steps=2, discriminator_options={"hidden_units": (16,), "minibatch_std": 2,
+                                                 "spectral_norm": True}, **ALL_OPTIONS)
+    for key, value in ALL_PIECES.items():  # the flat options became these pieces
+        assert getattr(gan, {"loss": "loss_pair", "step": "step_strategy"}.get(key, key)) == value, key
     cfg = gan.get_config()
-    for key, value in ALL_OPTIONS.items():
-        assert cfg[key] == value, key
     gan.compile()
     path = str(tmp_path / "gan.keras")
     gan.save(path)
     back = keras.saving.load_model(path)
     assert type(back) is kgan.GAN
-    for key in ALL_OPTIONS:  # (through JSON, tuples come back as lists)
-        assert json.loads(json.dumps(back.get_config()[key])) == json.loads(json.dumps(cfg[key])), key
-    assert back._lookahead_optimizer is not None and back._feature_net is not None
+    assert json.loads(json.dumps(back.get_config())) == json.loads(json.dumps(cfg))
+    assert (back.loss_pair, back.terms, back.transforms, back.step_strategy) == tuple(ALL_PIECES.values())
+    assert back.step_strategy._optimizer is not None and back.terms[-1]._net is not None
     np.testing.assert_array_equal(back.generate(4, seed=1), gan.generate(4, seed=1))
     for cls, kw in ((kgan.WGANGP, {}), (kgan.ACGAN, {"num_classes": 3})):
         model = make(cls, **kw)
@@ -339,18 +365,47 @@ def test_every_option_round_trips_through_save_and_load(tmp_path):
         assert clone.get_config() == model.get_config()
 
 
+@keras.saving.register_keras_serializable(package="kgan_tests")
+class ShiftedLeastSquares(losses.GANLoss):
+    """A user-defined loss: least squares with a configurable real target."""
+
+    def __init__(self, target=2.0):
+        super().__init__("least_squares")
+        self.target = float(target)
+
+    def discriminator(self, real_scores, fake_scores):
+        return losses.least_squares_discriminator_loss(real_scores, fake_scores, real_label=self.target)
+
+    def get_config(self):
+        return {"target": self.target}
+
+
+def test_a_user_defined_loss_object_saves_and_reloads(tmp_path):
+    gan = make(loss=ShiftedLeastSquares(3.0), discriminator=linear_d(W))
+    rng = np.random.default_rng(8)
+    real, fake = rng.normal(size=(8, 2)).astype("float32"), rng.normal(size=(8, 2)).astype("float32")
+    want = np.mean(0.5 * ((real @ W - 3.0) ** 2 + (fake @ W) ** 2))
+    assert d_loss(gan, real, fake) == pytest.approx(want, rel=1e-5)
+    gan.compile()
+    gan.save(str(tmp_path / "custom.keras"))
+    back = keras.saving.load_model(str(tmp_path / "custom.keras"))
+    assert type(back.loss_pair) is ShiftedLeastSquares and back.loss_pair.target == 3.0
+    assert d_loss(back, real, fake) == pytest.approx(want, rel=1e-5)
+
+
 def test_replay_buffer_state_is_saved_with_the_model(tmp_path):
     gan = make(replay_buffer_size=40)
     gan.compile()
     gan.fit(points(64), batch_size=16, epochs=1, verbose=0)  # 4 steps of 16 fakes
-    assert int(gan.replay_buffer.count) == 40
-    held = np.asarray(gan.replay_buffer.samples)
+    buf = gan.transforms[0].buffer
+    assert int(buf.count) == 40
+    held = np.asarray(buf.samples)
     assert np.abs(held).sum(axis=1).min() > 0  # every slot holds a generated sample
     path = str(tmp_path / "gan.keras")
     gan.save(path)
-    back = keras.saving.load_model(path)
-    np.testing.assert_array_equal(back.replay_buffer.samples, held)
-    assert int(back.replay_buffer.count) == 40
+    back = keras.saving.load_model(path).transforms[0].buffer
+    np.testing.assert_array_equal(back.samples, held)
+    assert int(back.count) == 40
 
 
 def test_training_cli_reaches_the_options():
@@ -365,9 +420,11 @@ def test_training_cli_reaches_the_options():
     gan = training.build_model(c, (2,), 8)
     assert type(gan) is kgan.WGANGP and gan.get_config()["discriminator_options"] == {
         "hidden_units": (8,), "spectral_norm": True, "minibatch_std": 4}
-    for key, value in dict(packing=2, r1_gamma=0.5, instance_noise=0.1, instance_noise_steps=9,
-                           replay_buffer_size=64, feature_matching=0.5, unrolled_steps=1, d_steps=5).items():
-        assert getattr(gan, key) == value, key
+    assert gan.d_steps == 5 and gan.step_strategy == steps.Unrolled(1)
+    assert gan.terms == [regularizers.GradientPenalty(10.0), regularizers.R1(0.5),
+                         objectives.FeatureMatching(0.5)]
+    assert gan.transforms == [transforms.InstanceNoise(0.1, 9), transforms.Replay(64, 0.5),
+                              transforms.Packing(2)]
     plain = training.resolve(training.parse_args(["--variant", "acgan"])[0])
     assert plain["conditional"] and plain["d_steps"] == 1 and plain["gradient_penalty"] is None
 
@@ -375,12 +432,18 @@ def test_training_cli_reaches_the_options():
 def test_bad_options_fail_clearly():
     with pytest.raises(ValueError, match="gradient_penalty must be None or one of"):
         make(gradient_penalty="gp")
-    with pytest.raises(ValueError, match="r1_gamma must be >= 0"):
+    with pytest.raises(ValueError, match="R1 gamma must be >= 0"):
         make(r1_gamma=-1)
-    with pytest.raises(ValueError, match="replay_fraction must be in"):
+    with pytest.raises(ValueError, match="replay fraction must be in"):
         make(replay_buffer_size=4, replay_fraction=2)
     with pytest.raises(ValueError, match="auxiliary.*needs num_classes"):
         make(d_conditioning="auxiliary")
+    with pytest.raises(TypeError, match="terms takes kgan.Term objects"):
+        make(terms=[transforms.Packing(2)])
+    with pytest.raises(ValueError, match="Packing must be the last transform"):
+        make(transforms=[transforms.Packing(2), transforms.InstanceNoise(0.1)])
+    with pytest.raises(ValueError, match="Unknown option"):
+        options.to_pieces(r1=1.0)
 
 
 # ------------------------------------------------ 2 replicas equal one device
@@ -392,6 +455,7 @@ DIST_CASES = {
         "packing": 2, "instance_noise": 0.3, "instance_noise_steps": 3, "replay_buffer_size": 24,
         "feature_matching": 0.5, "unrolled_steps": 1, "d_weight_penalty": 1e-3,
         "discriminator_options": {"hidden_units": (16,), "minibatch_std": 4, "spectral_norm": True}}),
+    "shared-fakes": (kgan.GAN, {"shared_fakes": True, "d_steps": 2, "r1_gamma": 1.0}),
     "acgan": (kgan.ACGAN, {"num_classes": 3, "real_label": 0.9, "replay_buffer_size": 24,
                            "gradient_penalty": "wgan-gp", "gp_weight": 1.0}),
 }
@@ -402,13 +466,13 @@ def run_fit(strategy, cls, kw):
     with strategy.scope():
         gan = cls(data_shape=(2,), latent_dim=4, architecture="mlp", seed=3,
                   generator_options={"hidden_units": (16, 16), "normalization": "none"},
-                  **{"discriminator_options": {"hidden_units": (16,)}, **kw})
-        gan.compile(keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-2))
+                  **split({"discriminator_options": {"hidden_units": (16,)}, **kw}))
+        gan.compile(g_optimizer=keras.optimizers.Adam(1e-2), d_optimizer=keras.optimizers.Adam(1e-2))
     gan.initial_weights = arrays(gan.generator.weights)
     x, y = kgan.data.ring_mixture().sample(64, seed=0)
     ds, _ = kgan.data.training_stream(x, y % 3 if gan.num_classes else None, batch_size=16, seed=1)
     hist = gan.fit(ds, epochs=2, steps_per_epoch=2, verbose=0)
-    state = gan.replay_buffer.weights if gan.replay_buffer is not None else []
+    state = [w for layer in gan.state_layers for w in layer.weights]
     return arrays(gan.generator.weights + gan.discriminator.weights + state), hist.history, gan
 
 

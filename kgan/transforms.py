@@ -1,18 +1,30 @@
-"""Stateful training tricks: an instance-noise schedule and a replay buffer.
+"""What is done to the discriminator's inputs: instance noise, packing, replay.
 
-Both are driven by ``kgan.GAN`` (``instance_noise=...``,
-``replay_buffer_size=...``) but are usable on their own. Randomness comes
-from a ``keras.random.SeedGenerator`` passed in by the caller, so a model
-that owns the generator keeps its noise stream in its saved state.
+Each is a :class:`kgan.core.pieces.Transform` for a model's ``transforms``
+list. The model shows D every batch through ``view`` (the transforms' views
+in list order; packing, which changes the number of D inputs, must come
+last) and passes D's fake batch through ``fakes`` once per D update. Every
+random draw goes through ``model.draw`` (global batch, this replica's rows)
+and the replay buffer mixes the GLOBAL fake batch, so N replicas equal one
+device.
 """
 
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 from keras import ops
 
+from kgan import layers
+from kgan.core import replica
+from kgan.core.pieces import Transform
 
-class InstanceNoise:
+PACKING = "kgan: packing"
+_register = keras.saving.register_keras_serializable(package="kgan.transforms")
+
+
+@_register
+class InstanceNoise(Transform):
     """Gaussian noise added to every input D sees, annealed to zero.
 
     ``x -> x + sigma(t) * n`` with ``n ~ N(0, I)``, applied to real and
@@ -39,7 +51,7 @@ class InstanceNoise:
         0.05
     """
 
-    def __init__(self, stddev, anneal_steps=None):
+    def __init__(self, stddev=0.1, anneal_steps=None):
         if float(stddev) < 0:
             raise ValueError(f"instance noise stddev must be >= 0, got {stddev}.")
         if anneal_steps is not None and int(anneal_steps) < 1:
@@ -58,20 +70,131 @@ class InstanceNoise:
             return ops.cast(self.stddev, "float32") + 0.0 * step
         return self.stddev * ops.maximum(0.0, 1.0 - step / float(self.anneal_steps))
 
-    def __call__(self, x, step, noise=None, seed=None):
-        """Returns ``x + sigma(step) * noise``.
-
-        Args:
-            x: samples ``[batch, ...]``.
-            step: training step.
-            noise: standard-normal tensor shaped like ``x``; drawn with
-                ``seed`` when ``None``.
-            seed: seed for the draw.
-        """
-        if noise is None:
-            noise = keras.random.normal(ops.shape(x), seed=seed)
-        sigma = ops.cast(self.stddev_at(step), x.dtype)
+    def view(self, x, model):
+        noise = model.draw(lambda n: keras.random.normal((n,) + tuple(x.shape[1:]),
+                                                         seed=model.seed_generator),
+                           ops.shape(x)[0])
+        sigma = ops.cast(self.stddev_at(model.g_optimizer.iterations), x.dtype)
         return x + sigma * ops.cast(noise, x.dtype)
+
+    def get_config(self):
+        return {"stddev": self.stddev, "anneal_steps": self.anneal_steps}
+
+
+@_register
+class Packing(Transform):
+    """PacGAN: D judges ``m`` samples at once (:func:`kgan.layers.pack`).
+
+    Built discriminators take :func:`kgan.layers.packed_shape` inputs; a
+    given D must. The adversarial loss and per-example terms are per pack,
+    divided by the global number of packs. Per-replica batches must be
+    divisible by ``m``: checked before training and in the graph. Not for
+    conditional models (a pack has no single label).
+
+    Lin et al., "PacGAN: The power of two samples in generative adversarial
+    networks", NeurIPS 2018.
+
+    Args:
+        m: samples per D input.
+
+    Example:
+        >>> kgan.GAN(data_shape=(2,), transforms=[Packing(2)])
+    """
+
+    def __init__(self, m=2):
+        if int(m) < 1:
+            raise ValueError(f"packing must be >= 1, got {m}.")
+        self.m = int(m)
+
+    @property
+    def samples_per_input(self):
+        return self.m
+
+    def build(self, model):
+        if self.m > 1 and model.num_classes:
+            raise ValueError("packing (PacGAN) is for unconditional models: a pack of samples "
+                             "has no single label. Use num_classes=None or packing=1.")
+
+    def view(self, x, model):
+        m = self.m
+        if m > 1 and x.shape[0] is None and not model.jit_compile:
+            check = tf.debugging.assert_equal(
+                ops.shape(x)[0] % m, 0,
+                message=f"{PACKING}: each replica's batch must be divisible by packing={m}")
+            with tf.control_dependencies([check]):
+                x = tf.identity(x)
+        return layers.pack(x, m)
+
+    def check_data(self, model, x, batch_size):
+        """Fails before training when batches cannot be packed."""
+        m = self.m
+        if m == 1:
+            return
+        unit = m * model.distribute_strategy.num_replicas_in_sync
+        hint = (f"packing={m} needs every batch divisible by {unit} ({m} samples per D input"
+                f"{f' on each of {unit // m} replicas' if unit > m else ''})")
+        if isinstance(x, tf.data.Dataset):
+            spec = x.element_spec
+            spec = spec[0] if isinstance(spec, (tuple, list)) else spec
+            b = spec.shape[0] if spec.shape.rank else None
+            if b is not None and b % unit:
+                raise ValueError(f"{hint}; the dataset yields batches of {b}.")
+            return
+        n = len(x)
+        bs = batch_size or 32
+        if bs % unit or (n % bs) % unit:
+            raise ValueError(f"{hint}; batch_size={bs} with {n} samples gives batches of "
+                             f"{bs}{f' and a last batch of {n % bs}' if n % bs else ''}.")
+
+    def get_config(self):
+        return {"m": self.m}
+
+
+@_register
+class Replay(Transform):
+    """Mixes earlier fakes into D's fake batch (a :class:`ReplayBuffer`).
+
+    The buffer holds GLOBAL batches (all-gathered) and mixes them with
+    randomness shared by every replica, so every replica holds the same
+    buffer; its variables are model state, saved with the weights.
+
+    Shrivastava et al., "Learning from Simulated and Unsupervised Images
+    through Adversarial Training", CVPR 2017, section 2.3; CycleGAN's
+    50-image history pool (Zhu et al. 2017) is ``Replay(50, 0.5)``.
+
+    Args:
+        capacity: samples held.
+        fraction: share of D's fake batch taken from the buffer once full.
+
+    Example:
+        >>> kgan.GAN(data_shape=(2,), transforms=[Replay(1024, 0.5)])
+    """
+
+    def __init__(self, capacity=1024, fraction=0.5):
+        if int(capacity) < 1:
+            raise ValueError(f"replay buffer capacity must be >= 1, got {capacity}.")
+        if not 0.0 <= float(fraction) <= 1.0:
+            raise ValueError(f"replay fraction must be in [0, 1], got {fraction}.")
+        self.capacity, self.fraction = int(capacity), float(fraction)
+        self.buffer = None
+
+    def build(self, model):
+        self.buffer = ReplayBuffer(self.capacity, model.data_shape, self.fraction,
+                                   model.num_classes, name="replay_buffer")
+        return self.buffer
+
+    def fakes(self, fake, labels, model):
+        batch_size = ops.shape(fake)[0]
+        all_fake = replica.all_gather(ops.cast(fake, "float32"))
+        all_labels = None if labels is None else replica.all_gather(labels)
+        mixed, mixed_labels = self.buffer.mix(all_fake, all_labels, seed=model.seed_generator)
+        mixed = ops.cast(replica.local_rows(mixed, batch_size), fake.dtype)
+        if mixed_labels is not None:
+            mixed_labels = replica.local_rows(mixed_labels, batch_size)
+        return mixed, mixed_labels
+
+    def get_config(self):
+        return {"capacity": self.capacity, "fraction": self.fraction}
 
 
 @keras.saving.register_keras_serializable(package="kgan")

@@ -1,0 +1,20 @@
+"""The GAN families, one short file each: defaults over ``kgan.core.gan.GAN``.
+
+| family | file | what it sets |
+|---|---|---|
+| ``VanillaGAN`` | vanilla.py | MLP networks (Goodfellow et al. 2014) |
+| ``DCGAN`` | dcgan.py | convolutional networks (Radford et al. 2016) |
+| ``LSGAN`` | lsgan.py | least-squares loss (Mao et al. 2017) |
+| ``ConditionalGAN`` | conditional.py | labels for both networks (Mirza & Osindero 2014) |
+| ``WGANGP`` | wgan_gp.py | Wasserstein loss, gradient penalty, 5 critic steps (Gulrajani et al. 2017) |
+| ``ACGAN`` | acgan.py | auxiliary-classifier D (Odena et al. 2017) |
+"""
+
+from kgan.families.acgan import ACGAN
+from kgan.families.conditional import ConditionalGAN
+from kgan.families.dcgan import DCGAN
+from kgan.families.lsgan import LSGAN
+from kgan.families.vanilla import VanillaGAN
+from kgan.families.wgan_gp import WGANGP
+
+__all__ = ["VanillaGAN", "DCGAN", "LSGAN", "ConditionalGAN", "WGANGP", "ACGAN"]

@@ -1,0 +1,64 @@
+"""Every family runs the shared battery (tests/gan_test_case.py): a few lines each."""
+
+import kgan
+
+from gan_test_case import FamilyTestCase
+
+MLP = {"hidden_units": (16,), "normalization": "none"}
+CONV = {"base_filters": 4}
+SYNC = {"generator_options": {**CONV, "sync_batch_norm": True},
+        "discriminator_options": {**CONV, "sync_batch_norm": True}}
+
+
+class TestVanillaGAN(FamilyTestCase):
+    family = kgan.VanillaGAN
+    kwargs = {"data_shape": (2,), "latent_dim": 4, "generator_options": MLP,
+              "discriminator_options": {"hidden_units": (16,)}}
+
+
+class TestDCGAN(FamilyTestCase):
+    # conv + batch norm; under 2 replicas both networks synchronise their statistics
+    family = kgan.DCGAN
+    kwargs = {"data_shape": (28, 28, 1), "latent_dim": 8, "generator_options": CONV,
+              "discriminator_options": CONV}
+    replica_kwargs = SYNC
+    rtol = 1e-4
+
+
+class TestLSGAN(FamilyTestCase):
+    family = kgan.LSGAN
+    kwargs = {"data_shape": (2,), "latent_dim": 4, "generator_options": MLP,
+              "discriminator_options": {"hidden_units": (16,)}}
+
+
+class TestConditionalGAN(FamilyTestCase):
+    family = kgan.ConditionalGAN
+    kwargs = {"data_shape": (2,), "latent_dim": 4, "num_classes": 3, "generator_options": MLP,
+              "discriminator_options": {"hidden_units": (16,)}}
+
+
+class TestConditionalDCGAN(FamilyTestCase):
+    family = kgan.DCGAN
+    kwargs = {"data_shape": (28, 28, 1), "latent_dim": 8, "num_classes": 3,
+              "loss": "least_squares", "generator_options": CONV, "discriminator_options": CONV}
+    replica_kwargs = SYNC
+    rtol = 1e-4
+
+
+class TestWGANGP(FamilyTestCase):
+    family = kgan.WGANGP
+    kwargs = {"data_shape": (2,), "latent_dim": 4, "d_steps": 2, "generator_options": MLP,
+              "discriminator_options": {"hidden_units": (16,)}}
+    rtol = 1e-4
+
+
+class TestACGAN(FamilyTestCase):
+    family = kgan.ACGAN
+    kwargs = {"data_shape": (2,), "latent_dim": 4, "num_classes": 3, "generator_options": MLP,
+              "discriminator_options": {"hidden_units": (16,)}}
+
+
+class TestSharedFakes(FamilyTestCase):
+    family = kgan.GAN
+    kwargs = {"data_shape": (2,), "latent_dim": 4, "architecture": "mlp", "step": "shared_fakes",
+              "generator_options": MLP, "discriminator_options": {"hidden_units": (16,)}}
