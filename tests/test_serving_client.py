@@ -272,20 +272,83 @@ def test_client_command_line(served, tmp_path, capsys):
 
 
 # ------------------------------------------------------ serving/ configs
-def test_models_config_is_a_valid_model_server_config():
+def _models_config():
     from tensorflow_serving.config import model_server_config_pb2
 
     with open(os.path.join(SERVING, "models.config")) as f:
-        config = text_format.Parse(f.read(), model_server_config_pb2.ModelServerConfig())
-    models = config.model_config_list.config
-    assert len(models) >= 2 and len({m.name for m in models}) == len(models)
+        return text_format.Parse(f.read(), model_server_config_pb2.ModelServerConfig())
+
+
+def _compose_volumes():
+    """{container path: host path (absolute, as compose resolves it from serving/)}."""
+    with open(os.path.join(SERVING, "docker-compose.yml")) as f:
+        text = f.read()
+    return {container: os.path.normpath(os.path.join(SERVING, host))
+            for host, container in re.findall(r"- (\.\.?/[\w./-]*):(/[\w/.-]+)(?::ro)?\n", text)}
+
+
+def _host_path(container_path, volumes, root=ROOT):
+    """Where a path inside the container lies on the host (repo moved to ``root``)."""
+    for mount, host in sorted(volumes.items(), key=lambda kv: -len(kv[0])):
+        if container_path == mount or container_path.startswith(mount + "/"):
+            rel = os.path.relpath(os.path.join(host, os.path.relpath(container_path, mount)), ROOT)
+            return os.path.normpath(os.path.join(root, rel))
+    raise AssertionError(f"{container_path} is not under any compose volume {sorted(volumes)}")
+
+
+def _readme_quickstart_args():
+    """The arguments of the README's quickstart train/train.py command."""
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    quickstart = readme[readme.index("## Quickstart"):]
+    match = re.search(r"\.venv/bin/python train/train\.py([^\n`&|]*)", quickstart)
+    assert match, "no train/train.py command in the README quickstart"
+    return match.group(1).split()
+
+
+def test_models_config_serves_what_the_readme_quickstart_writes():
+    from kgan.training import parse_args
+
+    config, _ = parse_args(_readme_quickstart_args())
+    # The CLI's layout: <out>/export/<model_name>/<version>/ (kgan/training.py).
+    expected = os.path.normpath(os.path.join(ROOT, config.out, "export", config.model_name))
+    models = _models_config().model_config_list.config
+    volumes = _compose_volumes()
+    assert len({m.name for m in models}) == len(models)
+    served = {m.name: _host_path(m.base_path, volumes) for m in models}
+    assert expected in served.values(), (expected, served)
     for m in models:
-        assert m.base_path == f"/models/{m.name}"  # docker-compose mounts ./models there
         assert m.model_platform == "tensorflow"
-        if m.model_version_policy.HasField("specific"):
-            versions = set(m.model_version_policy.specific.versions)
-            assert len(versions) >= 2
-            assert set(m.version_labels.values()) <= versions
+        # Every model is a run's export under the repository's runs/ folder.
+        rel = os.path.relpath(served[m.name], ROOT).split(os.sep)
+        assert rel[0] == "runs" and rel[2] == "export" and len(rel) == 4, rel
+    # The model name clients use by default is the one served.
+    assert sc.RestClient().model_name in served and sc.GrpcClient().model_name in served
+
+
+@pytest.mark.slow
+def test_quickstart_run_is_served_by_the_compose_config(tmp_path):
+    """Runs the README quickstart (shrunk) into a copy of the repo layout and
+    serves it as docker-compose would, through models.config's paths."""
+    import subprocess
+    import sys
+
+    args = _readme_quickstart_args() + ["--epochs", "1", "--max-samples", "64",
+                                        "--batch-size", "32", "--base-filters", "8",
+                                        "--num-samples", "4", "--verbose", "0"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "train", "train.py"), *args],
+                          cwd=str(tmp_path), env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    volumes = _compose_volumes()
+    models = {m.name: _host_path(m.base_path, volumes, root=str(tmp_path))
+              for m in _models_config().model_config_list.config}
+    with ServingDouble(models) as double:
+        client = sc.RestClient(double.rest_url, timeout=TIMEOUT)  # default model name
+        images = client.generate(seeds=range(4))
+    path = models[client.model_name]
+    assert_same(images, export.generate_from_export(path, 4, seed=0))
 
 
 def test_batching_parameters_are_consistent():
@@ -311,12 +374,14 @@ def test_docker_compose_serves_the_configs():
     with open(os.path.join(SERVING, "docker-compose.yml")) as f:
         text = f.read()
     assert re.search(r"image: tensorflow/serving(:[\w.-]+)?\n", text)
-    for host, container in re.findall(r"- \./([\w.]+):(/[\w/.]+)", text):
-        assert os.path.exists(os.path.join(SERVING, host)) or host == "models", host
-        if host == "models":
-            assert container == "/models"
+    volumes = _compose_volumes()
+    for container, host in volumes.items():
+        assert os.path.exists(host) or host == os.path.join(ROOT, "runs"), host
+    assert volumes["/runs"] == os.path.join(ROOT, "runs")  # the repository's runs/ folder
     assert "--model_config_file=/serving/models.config" in text
-    assert "- ./models.config:/serving/models.config" in text
+    assert volumes["/serving/models.config"] == os.path.join(SERVING, "models.config")
+    assert "--enable_batching=true" in text
     assert "--batching_parameters_file=/serving/batching_parameters.txt" in text
-    assert "- ./batching_parameters.txt:/serving/batching_parameters.txt" in text
+    assert volumes["/serving/batching_parameters.txt"] == os.path.join(
+        SERVING, "batching_parameters.txt")
     assert '"8500:8500"' in text and '"8501:8501"' in text
