@@ -70,11 +70,13 @@ def served(tmp_path_factory):
         yield {"models": models, "double": double, "base": base}
 
 
-def make(kind, served, model_name="cgan", version=None):
+def make(kind, served, model_name="cgan", version=None, **kwargs):
     double = served["double"]
     if kind == "rest":
-        return sc.RestClient(double.rest_url, model_name, version=version, timeout=TIMEOUT)
-    return sc.GrpcClient(double.grpc_target, model_name, version=version, timeout=TIMEOUT)
+        return sc.RestClient(double.rest_url, model_name, version=version, timeout=TIMEOUT,
+                             **kwargs)
+    return sc.GrpcClient(double.grpc_target, model_name, version=version, timeout=TIMEOUT,
+                         **kwargs)
 
 
 KINDS = ["rest", "grpc"]
@@ -221,6 +223,117 @@ def test_unreachable_server_fails_fast():
         assert info.value.code == "UNAVAILABLE"
 
 
+# ------------------------------------------------- retries, connections
+@pytest.mark.parametrize("kind", KINDS)
+def test_unavailable_is_retried_with_backoff_until_it_succeeds(served, kind, monkeypatch):
+    double = served["double"]
+    sleeps = []
+    monkeypatch.setattr(sc.time, "sleep", sleeps.append)
+    client = make(kind, served, attempts=5, backoff=0.05, max_backoff=0.15)
+    client.metadata()  # cached, so the failures below hit the predict call
+    before = double.requests
+    double.fail_next(3)  # e.g. the version is still loading
+    images = client.generate(seeds=SEEDS, labels=LABELS)
+    assert_same(images, served["models"][("cgan", 2)].generate(N, seed=3, labels=LABELS))
+    assert double.requests - before == 4  # three UNAVAILABLE answers, then the images
+    assert sleeps == [0.05, 0.1, 0.15]  # doubling, capped at max_backoff
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_retry_gives_up_after_the_attempt_limit(served, kind, monkeypatch):
+    double = served["double"]
+    monkeypatch.setattr(sc.time, "sleep", lambda s: None)
+    client = make(kind, served, attempts=3)
+    client.metadata()
+    before = double.requests
+    double.fail_next(10)
+    try:
+        with pytest.raises(sc.ServingError) as info:
+            client.generate(seeds=SEEDS, labels=LABELS)
+    finally:
+        double.fail_next(0)
+    assert info.value.code == "UNAVAILABLE"
+    assert "gave up after 3 attempt(s)" in info.value.message
+    assert "still loading" in info.value.message  # the server's last answer
+    assert double.requests - before == 3
+    # Other errors are not retried.
+    before = double.requests
+    with pytest.raises(sc.ServingError) as info:
+        client.generate(seeds=[0, 1], labels=[0, 7])
+    assert info.value.code == "INVALID_ARGUMENT" and double.requests - before == 1
+
+
+def test_rest_client_reuses_one_keep_alive_connection(served):
+    double = served["double"]
+    client = make("rest", served)
+    before = double.connections
+    for _ in range(4):
+        client.generate(seeds=SEEDS, labels=LABELS)
+    client.metadata(refresh=True)
+    assert double.connections - before == 1
+    client.close()  # a closed client reconnects on its next request
+    client.generate(seeds=[0], labels=[0])
+    assert double.connections - before == 2
+    client.close()
+
+
+def test_grpc_client_opens_one_channel(served, monkeypatch):
+    import grpc
+
+    opened = []
+    real = grpc.insecure_channel
+    monkeypatch.setattr(grpc, "insecure_channel", lambda *a, **k: opened.append(a) or real(*a, **k))
+    with make("grpc", served) as client:
+        for _ in range(3):
+            client.generate(seeds=SEEDS, labels=LABELS)
+    assert len(opened) == 1
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"attempts": 0}, "attempts must be an integer >= 1, got 0"),
+    ({"backoff": -1}, "backoff must be a number of seconds >= 0, got -1"),
+    ({"max_backoff": "2"}, "max_backoff must be a number of seconds >= 0, got '2'"),
+])
+def test_bad_retry_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        sc.RestClient("http://127.0.0.1:1", **kwargs)
+    with pytest.raises(ValueError, match="expected http://host:port"):
+        sc.RestClient("127.0.0.1:8501")
+
+
+REST_ONLY_PROCESS = """
+import importlib.util, json, sys
+# The module file itself, without the kgan package (whose models need TensorFlow).
+spec = importlib.util.spec_from_file_location("serving_client", sys.argv[1])
+sc = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(sc)
+client = sc.RestClient(sys.argv[2], "cgan", timeout=60)
+images = client.generate(seeds=[3, 4], labels=[0, 2])
+pngs = client.generate_png(seeds=[3], labels=[1])
+print(json.dumps({"shape": list(images.shape), "png": pngs[0][:4].hex(),
+                  "tensorflow": "tensorflow" in sys.modules,
+                  "modules": sorted(m for m in sys.modules if m.split(".")[0] in
+                                    ("tensorflow", "keras", "kgan", "grpc"))}))
+"""
+
+
+def test_rest_client_runs_without_tensorflow(served, tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "rest_only.py"
+    script.write_text(REST_ONLY_PROCESS)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run([sys.executable, str(script),
+                           os.path.join(ROOT, "kgan", "serving_client.py"),
+                           served["double"].rest_url],
+                          capture_output=True, text=True, timeout=120, env=env, cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout)
+    assert result["shape"] == [2, 28, 28, 1] and result["png"] == "89504e47"
+    assert result["tensorflow"] is False and result["modules"] == []
+
+
 # ------------------------------------------- TF Serving's REST conventions
 def _post(url, body):
     req = urllib.request.Request(url, json.dumps(body).encode(), method="POST")
@@ -323,7 +436,10 @@ def test_models_config_serves_what_the_readme_quickstart_writes():
         rel = os.path.relpath(served[m.name], ROOT).split(os.sep)
         assert rel[0] == "runs" and rel[2] == "export" and len(rel) == 4, rel
     # The model name clients use by default is the one served.
-    assert sc.RestClient().model_name in served and sc.GrpcClient().model_name in served
+    import inspect
+
+    for cls in (sc.RestClient, sc.GrpcClient):
+        assert inspect.signature(cls).parameters["model_name"].default in served
 
 
 @pytest.mark.slow
