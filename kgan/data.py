@@ -12,6 +12,7 @@ import dataclasses
 import gzip
 import os
 import struct
+import warnings
 
 import numpy as np
 import tensorflow as tf
@@ -85,31 +86,68 @@ def read_idx(path):
     return data.reshape(shape)
 
 
-def load_idx_dir(directory, split="t10k"):
+# IDX file prefix of each split name a user may pass.
+_IDX_PREFIX = {"train": "train", "test": "t10k", "t10k": "t10k"}
+
+
+def _idx_files(directory, prefix):
+    """Paths of ``{prefix}-images`` / ``-labels`` files, or the names looked for."""
+    found, tried = [], []
+    for kind in ("images-idx3-ubyte", "labels-idx1-ubyte"):
+        names = [f"{prefix}-{kind}.gz", f"{prefix}-{kind}"]
+        tried += names
+        paths = [os.path.join(directory, n) for n in names if os.path.exists(os.path.join(directory, n))]
+        found.append(paths[0] if paths else None)
+    return found, tried
+
+
+def load_idx_dir(directory, split=None):
     """Loads MNIST-format images and labels from a directory of IDX files.
 
-    Looks for ``{split}-images-idx3-ubyte[.gz]`` and
-    ``{split}-labels-idx1-ubyte[.gz]``.
+    ``split="train"`` reads ``train-images-idx3-ubyte[.gz]`` and
+    ``train-labels-idx1-ubyte[.gz]``; ``"test"`` (or ``"t10k"``) reads the
+    ``t10k-...`` files. ``None`` reads the training files when they are there
+    and otherwise the test files, with a warning: a folder holding only the
+    test split (like ``../shared/data/mnist``) still loads, and a folder with
+    full MNIST never trains on its test split by default.
 
     Args:
         directory: folder holding the files (e.g. ``../shared/data/mnist``).
-        split: file prefix, ``"train"`` or ``"t10k"``.
+        split: ``"train"``, ``"test"``, ``"t10k"`` or ``None`` (see above).
 
     Returns:
         ``(images uint8 [N, 28, 28, 1], labels int32 [N])``.
 
-    Example:
-        >>> x, y = load_idx_dir("../shared/data/mnist")
-    """
-    def find(kind):
-        for suffix in (".gz", ""):
-            p = os.path.join(directory, f"{split}-{kind}{suffix}")
-            if os.path.exists(p):
-                return p
-        raise FileNotFoundError(f"No {split}-{kind}[.gz] in {directory!r}.")
+    Raises:
+        FileNotFoundError: the split's files are missing; the message names
+            every file looked for.
+        ValueError: an unknown split.
 
-    images = read_idx(find("images-idx3-ubyte"))
-    labels = read_idx(find("labels-idx1-ubyte")).astype(np.int32)
+    Example:
+        >>> x, y = load_idx_dir("../shared/data/mnist", split="test")
+    """
+    if split is not None and split not in _IDX_PREFIX:
+        raise ValueError(f"IDX split must be one of {sorted(_IDX_PREFIX)} or None, got {split!r}.")
+    if split is None:
+        (images_path, labels_path), _ = _idx_files(directory, "train")
+        if images_path is None or labels_path is None:
+            (images_path, labels_path), tried = _idx_files(directory, "t10k")
+            if images_path is not None and labels_path is not None:
+                warnings.warn(f"{directory!r} holds no train-*-ubyte files; loading its test "
+                              f"split (t10k). Pass split='test' to say so, or add the "
+                              f"training files.", stacklevel=2)
+        prefix = "train or t10k"
+    else:
+        prefix = _IDX_PREFIX[split]
+        (images_path, labels_path), tried = _idx_files(directory, prefix)
+    if images_path is None or labels_path is None:
+        if split is None:
+            tried = _idx_files(directory, "train")[1] + _idx_files(directory, "t10k")[1]
+        raise FileNotFoundError(
+            f"No MNIST IDX files for split {split or prefix!r} in {directory!r}: looked for "
+            f"{', '.join(tried)}.")
+    images = read_idx(images_path)
+    labels = read_idx(labels_path).astype(np.int32)
     if images.shape[0] != labels.shape[0]:
         raise ValueError(f"{directory}: {images.shape[0]} images but {labels.shape[0]} labels.")
     return images[..., None], labels
@@ -140,36 +178,97 @@ def load_digits_images(size=28):
     return imgs, d.target.astype(np.int32)
 
 
-def load_tfds(name, split="train", data_dir=None):
+def _image_size(image_size):
+    """``(height, width)`` from an int or a pair, or ``None``."""
+    if image_size is None:
+        return None
+    size = (image_size, image_size) if np.ndim(image_size) == 0 else tuple(image_size)
+    if len(size) != 2 or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool)
+                                 and d >= 1 for d in size):
+        raise ValueError(f"image_size must be a positive int or a (height, width) pair of "
+                         f"positive ints, got {image_size!r}.")
+    return int(size[0]), int(size[1])
+
+
+def _resize_uint8(images, size):
+    """Antialiased bilinear resize of uint8 images, rounded back to uint8.
+
+    Antialiasing matters when shrinking (e.g. CelebA 218x178 to 64x64):
+    plain bilinear would alias. Rounding back to uint8 keeps one pixel format
+    for every loader, so ``scale_images`` maps every dataset to [-1, 1] alike.
+    """
+    out = tf.image.resize(tf.cast(images, tf.float32), size, method="bilinear", antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8)
+
+
+def load_tfds(name, split="train", data_dir=None, image_size=None, image_key="image",
+              label_key="label"):
     """Loads a tfds image dataset as numpy arrays ``(uint8 images, labels)``.
 
-    Works for datasets with ``image`` and ``label`` features (mnist,
-    fashion_mnist, cifar10, svhn_cropped, ...). Downloads on first use on a
-    machine with network access.
+    Takes the ``image_key`` feature of each example, and the ``label_key``
+    feature as labels when the dataset has one (mnist, fashion_mnist,
+    cifar10, svhn_cropped, ...). Datasets without it (celeb_a, ...) give
+    ``labels=None``. Downloads on first use on a machine with network access.
 
     Args:
-        name: tfds name.
-        split: tfds split.
+        name: tfds name, e.g. ``"mnist"`` or ``"celeb_a"``.
+        split: tfds split, e.g. ``"train"``, ``"test"`` or ``"train[:10%]"``.
         data_dir: tfds data directory.
+        image_size: ``None`` keeps the stored size; an int or
+            ``(height, width)`` resizes every image (antialiased bilinear).
+            Needed for datasets whose images differ in size.
+        image_key: the image feature's name.
+        label_key: the label feature's name; ``None`` ignores labels.
 
     Returns:
-        ``(images uint8 [N, H, W, C], labels int32 [N])``.
+        ``(images uint8 [N, H, W, C], labels int32 [N] or None)``.
+
+    Raises:
+        ValueError: no image feature, images of varying size without
+            ``image_size``, or an empty split.
 
     Example:
-        >>> x, y = load_tfds("fashion_mnist")
+        >>> x, y = load_tfds("fashion_mnist", split="test")
+        >>> faces, none = load_tfds("celeb_a", image_size=64)
     """
     import tensorflow_datasets as tfds
 
-    ds = tfds.load(name, split=split, data_dir=data_dir, as_supervised=True)
+    size = _image_size(image_size)
+    ds = tfds.load(name, split=split, data_dir=data_dir)
+    spec = ds.element_spec
+    if not isinstance(spec, dict) or image_key not in spec:
+        have = sorted(spec) if isinstance(spec, dict) else type(spec).__name__
+        raise ValueError(f"tfds dataset {name!r}: expected an image feature {image_key!r}, "
+                         f"got features {have}. Pass image_key=.")
+    image_spec = spec[image_key]
+    if image_spec.shape.rank != 3 or image_spec.dtype != tf.uint8:
+        raise ValueError(f"tfds dataset {name!r}: expected {image_key!r} to be uint8 images "
+                         f"[H, W, C], got {image_spec.dtype.name} of shape {image_spec.shape}.")
+    if size is None and not image_spec.shape[:2].is_fully_defined():
+        raise ValueError(f"tfds dataset {name!r}: images vary in size ({image_spec.shape}); "
+                         f"pass image_size to resize them to one size.")
+    label_spec = spec.get(label_key) if label_key else None
+    supervised = label_spec is not None and label_spec.shape.rank == 0 and label_spec.dtype.is_integer
+
+    def pick(example):
+        image = example[image_key]
+        if size is not None:  # per example, so images of any size batch
+            image = _resize_uint8(image, size)
+        return (image, example[label_key]) if supervised else image
+
     xs, ys = [], []
     # Batched iteration, not batch_size=-1: that path aborts the process on
     # generator-backed datasets (seen with tfds.testing.mock_data).
-    for images, labels in tfds.as_numpy(ds.batch(4096)):
-        xs.append(images)
-        ys.append(labels)
+    for batch in tfds.as_numpy(ds.map(pick).batch(4096)):
+        if supervised:
+            xs.append(batch[0])
+            ys.append(batch[1])
+        else:
+            xs.append(batch)
     if not xs:
         raise ValueError(f"tfds dataset {name!r} split {split!r} is empty.")
-    return np.concatenate(xs).astype(np.uint8), np.concatenate(ys).astype(np.int32)
+    labels = np.concatenate(ys).astype(np.int32) if supervised else None
+    return np.concatenate(xs).astype(np.uint8), labels
 
 
 # --- 2-D Gaussian mixtures (VEEGAN / PacGAN benchmarks) ----------------------
@@ -230,41 +329,59 @@ def grid_mixture(side=5, spacing=2.0, std=0.05):
 
 # --- one entry point ---------------------------------------------------------
 
-def load(name, data_dir=None, num_points=100_000, seed=0):
+def load(name, data_dir=None, num_points=100_000, seed=0, split=None, image_size=None):
     """Loads a dataset by name as numpy ``(samples, labels)``.
 
     Names:
         ``digits``: scikit-learn's bundled digits at 28x28 (offline).
-        ``mnist_idx``: IDX files in ``data_dir``.
+        ``mnist_idx``: IDX files in ``data_dir`` (see :func:`load_idx_dir`
+        for the split).
         ``ring`` / ``grid``: 2-D mixtures with ``num_points`` points; labels
         are the mode indices.
         anything else: a tfds name (``mnist``, ``fashion_mnist``,
-        ``cifar10``, ...).
+        ``cifar10``, ``celeb_a``, ...); see :func:`load_tfds`.
 
     Args:
         name: dataset name.
         data_dir: folder for ``mnist_idx`` (or tfds data dir).
         num_points: size of synthetic mixtures.
         seed: seed for synthetic data.
+        split: ``None`` for the training data (tfds ``"train"``; for
+            ``mnist_idx`` the train files, else the test files with a
+            warning), or a split name: any tfds split, or ``"train"`` /
+            ``"test"`` for ``mnist_idx``. ``digits``, ``ring`` and ``grid``
+            have only ``"train"``.
+        image_size: resize images to this int or ``(height, width)``.
 
     Returns:
-        ``(samples float32, labels int32)``: images scaled to [-1, 1].
+        ``(samples float32, labels int32 or None)``: images scaled to
+        [-1, 1]; labels are ``None`` for unlabelled datasets.
 
     Example:
-        >>> x, y = load("mnist_idx", "../shared/data/mnist")
+        >>> x, y = load("mnist_idx", "../shared/data/mnist", split="test")
+        >>> faces, _ = load("celeb_a", split="train", image_size=64)
     """
-    if name == "ring":
-        return ring_mixture().sample(num_points, seed)
-    if name == "grid":
-        return grid_mixture().sample(num_points, seed)
+    size = _image_size(image_size)
+    if name in ("ring", "grid", "digits") and split not in (None, "train"):
+        raise ValueError(f"Dataset {name!r} has one split, 'train' (or None); got {split!r}.")
+    if name in ("ring", "grid"):
+        if size is not None:
+            raise ValueError(f"image_size applies to image datasets, not 2-D {name!r} points.")
+        mixture = ring_mixture() if name == "ring" else grid_mixture()
+        return mixture.sample(num_points, seed)
     if name == "digits":
         images, labels = load_digits_images()
     elif name == "mnist_idx":
         if not data_dir:
             raise ValueError("mnist_idx needs data_dir, the folder with the IDX files.")
-        images, labels = load_idx_dir(data_dir)
+        images, labels = load_idx_dir(data_dir, split=split)
     else:
-        images, labels = load_tfds(name, data_dir=data_dir)
+        # Resized inside the tfds pipeline: full-size CelebA would not fit in memory.
+        images, labels = load_tfds(name, split=split or "train", data_dir=data_dir,
+                                   image_size=size)
+    if size is not None and tuple(images.shape[1:3]) != size:
+        images = np.concatenate([_resize_uint8(images[i:i + 4096], size).numpy()
+                                 for i in range(0, len(images), 4096)])
     return scale_images(images), labels
 
 
@@ -275,6 +392,8 @@ def num_classes_of(labels):
         >>> num_classes_of(np.array([0, 9]))
         10
     """
+    if labels is None:  # an unlabelled dataset
+        return 0
     return int(np.max(labels)) + 1 if len(labels) else 0
 
 

@@ -64,11 +64,18 @@ and labels outside ``[0, num_classes)`` each fail with INVALID_ARGUMENT and a
 message naming what was expected and what was received, e.g.
 ``labels: expected class ids in [0, 3), got values in [-1, 5]``.
 
+Request cap: every signature refuses a request with more than ``max_batch``
+rows of ``z`` (or seeds), set at export time (default
+:data:`DEFAULT_MAX_BATCH`, 1024) and recorded in ``kgan_export.json``, with
+INVALID_ARGUMENT ``z: expected at most 1024 rows per request (max_batch, set
+at export), got 200000``. Without it one request could ask the server for a
+million images. Clients that need more send several requests.
+
 Warmup: ``assets.extra/tf_serving_warmup_requests`` holds one
 ``PredictionLog`` per signature (and per warmup batch size) so TF Serving
 runs each signature once at load time instead of on the first user request.
-``assets.extra/kgan_export.json`` records latent_dim, num_classes, data_shape
-and the signatures, for :func:`generate_from_export`.
+``assets.extra/kgan_export.json`` records latent_dim, num_classes, data_shape,
+max_batch and the signatures, for :func:`generate_from_export`.
 
 Example:
     >>> path = export_generator(gan, "/models", model_name="mnist_dcgan")
@@ -97,6 +104,11 @@ WARMUP_FILE = "tf_serving_warmup_requests"
 METADATA_FILE = "kgan_export.json"
 ASSETS_EXTRA = "assets.extra"
 LABEL_DTYPE = tf.int64
+# Most rows (z) or seeds one request may ask for. 1024 28x28 images are 3 MB
+# of float32 (12 MB at 64x64x3): enough for any grid or evaluation batch,
+# while a single request cannot tie up the server for long or exhaust its
+# memory (an uncapped export served 1,000,000 seeds in one request).
+DEFAULT_MAX_BATCH = 1024
 # TF Serving reads at most this many warmup records.
 _MAX_WARMUP_RECORDS = 1000
 
@@ -128,13 +140,24 @@ def _runtime_dims(t, rank):
     return tf.equal(tf.size(shape), rank), dims, shape
 
 
-def _check_z(z, latent_dim):
+def _check_batch(name, rows, max_batch, unit):
+    """Asserts ``rows <= max_batch``: the request cap set at export time."""
+    return tf.debugging.Assert(rows <= max_batch, [tf.strings.join([
+        f"{name}: expected at most {max_batch} {unit} per request (max_batch, set at "
+        f"export), got ", tf.strings.as_string(rows)])])
+
+
+def _check_z(z, latent_dim, max_batch):
     rank_ok, dims, shape = _runtime_dims(z, 2)
     shape_ok = tf.logical_and(rank_ok, tf.equal(dims[1], latent_dim))
     check_shape = tf.debugging.Assert(shape_ok, [tf.strings.join([
         f"z: expected a float32 tensor of shape [batch, {latent_dim}], got shape ",
         _shape_str(shape)])])
     with tf.control_dependencies([check_shape]):
+        # Before the finite check and the generator, so an oversized request
+        # costs the server nothing beyond its parsing.
+        check_size = _check_batch("z", dims[0], max_batch, "rows")
+    with tf.control_dependencies([check_size]):
         finite = tf.reduce_all(tf.math.is_finite(z))
         check_finite = tf.debugging.Assert(finite, [
             "z: expected finite values, got NaN or Inf"])
@@ -142,11 +165,13 @@ def _check_z(z, latent_dim):
         return tf.identity(z)
 
 
-def _check_seed(seed):
-    rank_ok, _, shape = _runtime_dims(seed, 1)
+def _check_seed(seed, max_batch):
+    rank_ok, dims, shape = _runtime_dims(seed, 1)
     check = tf.debugging.Assert(rank_ok, [tf.strings.join([
         "seed: expected an int64 tensor of shape [batch], got shape ", _shape_str(shape)])])
     with tf.control_dependencies([check]):
+        check_size = _check_batch("seed", dims[0], max_batch, "seeds")
+    with tf.control_dependencies([check_size]):
         return tf.identity(seed)
 
 
@@ -200,7 +225,7 @@ def _signature_specs(latent_dim, num_classes):
     return [z], [seed]
 
 
-def _build_module(generator, latent_dim, num_classes, data_shape):
+def _build_module(generator, latent_dim, num_classes, data_shape, max_batch):
     """A ``tf.Module`` holding the generator's variables and the signatures."""
     image = _is_image(data_shape)
     png = _png_supported(data_shape)
@@ -225,13 +250,13 @@ def _build_module(generator, latent_dim, num_classes, data_shape):
         return {"png_bytes": encoded}
 
     def from_z(z, labels=None):
-        z = _check_z(z, latent_dim)
+        z = _check_z(z, latent_dim, max_batch)
         if num_classes:
             labels = _check_labels(labels, tf.shape(z)[0], num_classes, "row of z")
         return run_generator(z, labels)
 
     def from_seed(seed, labels=None):
-        seed = _check_seed(seed)
+        seed = _check_seed(seed, max_batch)
         if num_classes:
             labels = _check_labels(labels, tf.size(seed), num_classes, "seed")
         z = noise_lib.latents_from_seeds(seed, latent_dim)
@@ -314,7 +339,8 @@ def _versions(model_dir):
                   if re.fullmatch(r"\d+", d) and os.path.isdir(os.path.join(model_dir, d)))
 
 
-def export_generator(model, base_dir, model_name="generator", version=None, warmup=True):
+def export_generator(model, base_dir, model_name="generator", version=None, warmup=True,
+                     max_batch=DEFAULT_MAX_BATCH):
     """Writes the model's generator as a TF Serving SavedModel version.
 
     The result is ``<base_dir>/<model_name>/<version>/`` with the signatures
@@ -335,13 +361,18 @@ def export_generator(model, base_dir, model_name="generator", version=None, warm
             size 1; an iterable of ints writes one per signature and batch
             size (e.g. the ``allowed_batch_sizes`` of a batching config);
             ``False`` writes none.
+        max_batch: the most rows of ``z`` (or seeds) one request may ask
+            for, in every signature (default 1024). A larger request fails
+            inside the signature with INVALID_ARGUMENT naming the limit and
+            the size received. Stored in ``kgan_export.json``.
 
     Returns:
         The version directory's path.
 
     Raises:
         FileExistsError: the version directory already exists.
-        ValueError: bad ``model_name`` or ``version``.
+        ValueError: bad ``model_name``, ``version`` or ``max_batch``, or a
+            warmup batch size over ``max_batch``.
 
     Example:
         >>> export_generator(gan, "serving/models", model_name="mnist_dcgan")
@@ -357,6 +388,14 @@ def export_generator(model, base_dir, model_name="generator", version=None, warm
     if isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 1:
         raise ValueError(f"version must be a positive integer, got {version!r}.")
     version = int(version)
+    if isinstance(max_batch, bool) or not isinstance(max_batch, (int, np.integer)) \
+            or max_batch < 1:
+        raise ValueError(f"max_batch must be a positive integer, got {max_batch!r}.")
+    max_batch = int(max_batch)
+    warmup_sizes = _warmup_batch_sizes(warmup)
+    if any(b > max_batch for b in warmup_sizes):
+        raise ValueError(f"warmup batch sizes {warmup_sizes} exceed max_batch={max_batch}; "
+                         f"the signatures would refuse them.")
     final = os.path.join(model_dir, str(version))
     if os.path.exists(final):
         raise FileExistsError(f"{final} already exists; refusing to overwrite a served "
@@ -366,7 +405,7 @@ def export_generator(model, base_dir, model_name="generator", version=None, warm
     num_classes = int(model.num_classes) if model.num_classes else None
     data_shape = tuple(int(d) for d in model.data_shape)
     generator = _exported_generator(model)
-    root, signatures = _build_module(generator, latent_dim, num_classes, data_shape)
+    root, signatures = _build_module(generator, latent_dim, num_classes, data_shape, max_batch)
 
     os.makedirs(model_dir, exist_ok=True)
     # Beside the final directory (same file system, so the rename is atomic);
@@ -377,7 +416,7 @@ def export_generator(model, base_dir, model_name="generator", version=None, warm
         extra = os.path.join(tmp, ASSETS_EXTRA)
         os.makedirs(extra, exist_ok=True)
         records = _warmup_requests(model_name, signatures, latent_dim, num_classes,
-                                   _warmup_batch_sizes(warmup))
+                                   warmup_sizes)
         if records:
             with tf.io.TFRecordWriter(os.path.join(extra, WARMUP_FILE)) as writer:
                 for record in records:
@@ -388,6 +427,7 @@ def export_generator(model, base_dir, model_name="generator", version=None, warm
             "num_classes": num_classes,
             "data_shape": list(data_shape),
             "signatures": sorted(signatures),
+            "max_batch": max_batch,
             "exported_network": "ema_generator" if generator is not model.generator
                                 else "generator",
             "model_class": type(model).__name__,
@@ -468,7 +508,8 @@ def generate_from_export(path, num_samples, seed=0, labels=None, batch_size=256)
         seed: first seed; sample ``i`` uses seed ``seed + i``.
         labels: int labels ``[num_samples]`` for conditional models; by
             default ``0, 1, ..., num_classes-1, 0, ...`` as in ``generate``.
-        batch_size: samples per signature call.
+        batch_size: samples per signature call (at most the export's
+            ``max_batch``).
 
     Returns:
         numpy float32 ``[num_samples] + data_shape`` (images in [-1, 1]).
@@ -491,6 +532,8 @@ def generate_from_export(path, num_samples, seed=0, labels=None, batch_size=256)
     elif labels is not None:
         raise ValueError("labels were given but the exported model is not conditional.")
     seeds = np.arange(seed, seed + n, dtype=np.int64)
+    # Exports written before max_batch existed have no key and no cap.
+    batch_size = max(1, min(int(batch_size), meta.get("max_batch") or int(batch_size)))
     key = "images" if _is_image(meta["data_shape"]) else "samples"
     outs = []
     for i in range(0, n, batch_size):

@@ -14,6 +14,18 @@ and return numpy arrays and know the signatures written by
   and returns one PNG file (bytes) per image.
 - ``save_grid(path, ...)`` writes the generated images as one PNG grid.
 
+UNAVAILABLE (what TF Serving answers while a model version loads or its
+batching queue is full; HTTP 503 over REST) is retried with bounded
+exponential backoff: ``attempts`` tries in all, sleeping ``backoff``,
+``2 * backoff``, ... (at most ``max_backoff``) between them. Other errors are
+not retried. Each client keeps one connection (an HTTP/1.1 keep-alive
+connection, or one gRPC channel) and reuses it for every request; a client
+may be shared between threads.
+
+The REST client imports no TensorFlow (only numpy and the standard library),
+so it can run in a small process; the gRPC client needs the
+``tensorflow-serving-api`` protos and TensorFlow's tensor conversion.
+
 Inputs are cast to the signatures' dtypes (z float32, seeds and labels
 int64) before they are sent. Server-side errors (for instance labels out of
 range, checked inside the signature) raise :class:`ServingError` carrying the
@@ -30,8 +42,9 @@ from __future__ import annotations
 import base64
 import http.client
 import json
-import urllib.error
-import urllib.request
+import threading
+import time
+import urllib.parse
 
 import numpy as np
 
@@ -109,21 +122,62 @@ def make_inputs(z=None, seeds=None, labels=None):
     return inputs, z is None
 
 
-class _Client:
-    """Shared logic; subclasses implement ``_predict`` and ``_fetch_metadata``."""
+def _check_retry_args(attempts, backoff, max_backoff):
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+        raise ValueError(f"attempts must be an integer >= 1, got {attempts!r}.")
+    for name, value in (("backoff", backoff), ("max_backoff", max_backoff)):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"{name} must be a number of seconds >= 0, got {value!r}.")
 
-    def __init__(self, model_name, version, timeout):
+
+class _Client:
+    """Shared logic; subclasses implement ``_predict_once`` and ``_metadata_once``."""
+
+    def __init__(self, model_name, version, timeout, attempts=5, backoff=0.1, max_backoff=2.0):
+        _check_retry_args(attempts, backoff, max_backoff)
         self.model_name = model_name
         self.version = version
         self.timeout = timeout
+        self.attempts = attempts
+        self.backoff = backoff
+        self.max_backoff = max_backoff
         self._metadata = None
 
-    # -- transport, per subclass
+    def _retrying(self, call, what):
+        """Runs ``call()``, retrying UNAVAILABLE with capped exponential backoff."""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return call()
+            except ServingError as e:
+                if e.code != "UNAVAILABLE":
+                    raise
+                if attempt == self.attempts:
+                    raise ServingError("UNAVAILABLE", f"{what}: gave up after {attempt} "
+                                       f"attempt(s); last answer: {e.message}") from None
+                time.sleep(min(self.max_backoff, self.backoff * 2 ** (attempt - 1)))
+
     def _predict(self, inputs, signature, output_filter):
-        raise NotImplementedError
+        return self._retrying(lambda: self._predict_once(inputs, signature, output_filter),
+                              f"predict {self.model_name}/{signature}")
 
     def _fetch_metadata(self):
+        return self._retrying(self._metadata_once, f"metadata of {self.model_name}")
+
+    # -- transport, per subclass: one attempt each
+    def _predict_once(self, inputs, signature, output_filter):
         raise NotImplementedError
+
+    def _metadata_once(self):
+        raise NotImplementedError
+
+    def close(self):
+        """Closes the connection (a later request opens a new one for REST)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     # -- public API
     def metadata(self, refresh=False):
@@ -281,54 +335,101 @@ def _signature_map_to_dict(signature_defs):
 
 # ------------------------------------------------------------------------ REST
 class RestClient(_Client):
-    """Client for TF Serving's REST API.
+    """Client for TF Serving's REST API, over one keep-alive HTTP connection.
+
+    Imports no TensorFlow.
 
     Args:
-        url: server root, e.g. ``"http://localhost:8501"``.
+        url: server root, e.g. ``"http://localhost:8501"`` (http or https).
         model_name: served model name.
         version: model version (int) or ``None`` for the server's latest.
         timeout: seconds per HTTP request.
+        attempts: tries per call when the server answers UNAVAILABLE (HTTP
+            503) or cannot be reached; 1 disables retrying.
+        backoff: seconds before the first retry; doubled for each next one.
+        max_backoff: cap on the sleep between two tries.
 
     Example:
-        >>> client = RestClient("http://localhost:8501", "mnist_dcgan")
+        >>> client = RestClient("http://localhost:8501", "generator", attempts=8)
         >>> client.generate(seeds=[0, 1, 2]).shape
         (3, 28, 28, 1)
     """
 
     def __init__(self, url="http://localhost:8501", model_name="generator", version=None,
-                 timeout=30.0):
-        super().__init__(model_name, version, timeout)
+                 timeout=30.0, attempts=5, backoff=0.1, max_backoff=2.0):
+        super().__init__(model_name, version, timeout, attempts, backoff, max_backoff)
         self.url = url.rstrip("/")
+        parts = urllib.parse.urlsplit(self.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"url: expected http://host:port or https://host:port, got {url!r}.")
+        self._scheme, self._netloc, self._prefix = parts.scheme, parts.netloc, parts.path
+        self._conn = None
+        # http.client connections are not thread-safe; one request at a time
+        # on the shared connection.
+        self._lock = threading.Lock()
+
+    def close(self):
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     def _model_url(self):
-        url = f"{self.url}/v1/models/{self.model_name}"
+        url = f"{self._prefix}/v1/models/{self.model_name}"
         return url + (f"/versions/{int(self.version)}" if self.version is not None else "")
 
-    def _request(self, url, body=None):
+    def _connection(self):
+        if self._conn is None:
+            cls = http.client.HTTPSConnection if self._scheme == "https" else \
+                http.client.HTTPConnection
+            self._conn = cls(self._netloc, timeout=self.timeout)
+        return self._conn
+
+    def _request(self, path, body=None):
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(url, data=data, method="GET" if body is None else "POST",
+        method = "GET" if body is None else "POST"
+        where = f"{self.url}{path[len(self._prefix):]}"
+        with self._lock:
+            try:
+                # A keep-alive connection the server has since closed fails on
+                # first use; one fresh connection is then tried at once (a
+                # stale socket is not the server being unavailable).
+                for fresh in (self._conn is None, True):
+                    conn = self._connection()
+                    try:
+                        conn.request(method, path, body=data,
                                      headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                return json.loads(resp.read())
-        except urllib.error.HTTPError as e:
-            raw = e.read()
+                        resp = conn.getresponse()
+                        raw = resp.read()
+                        break
+                    except (http.client.RemoteDisconnected, BrokenPipeError,
+                            ConnectionResetError):
+                        conn.close()
+                        self._conn = None
+                        if fresh:
+                            raise
+                if resp.will_close:
+                    conn.close()
+                    self._conn = None
+            except (OSError, http.client.HTTPException) as e:  # refused, reset, timeout
+                if self._conn is not None:
+                    self._conn.close()
+                    self._conn = None
+                raise ServingError("UNAVAILABLE", f"{where}: {e!r}") from None
+        if resp.status != 200:
             try:
                 message = json.loads(raw).get("error", raw.decode(errors="replace"))
-            except ValueError:
+            except (ValueError, AttributeError):
                 message = raw.decode(errors="replace")
-            raise ServingError(_HTTP_TO_CODE.get(e.code, f"HTTP_{e.code}"), message) from None
-        except urllib.error.URLError as e:
-            raise ServingError("UNAVAILABLE", f"{url}: {e.reason}") from None
-        except (OSError, http.client.HTTPException) as e:  # reset, timeout, hang-up
-            raise ServingError("UNAVAILABLE", f"{url}: {e!r}") from None
+            raise ServingError(_HTTP_TO_CODE.get(resp.status, f"HTTP_{resp.status}"), message)
+        return json.loads(raw)
 
-    def _fetch_metadata(self):
+    def _metadata_once(self):
         body = self._request(self._model_url() + "/metadata")
         sig_map = body.get("metadata", {}).get("signature_def", {})
         return _signature_map_to_dict(sig_map.get("signature_def", {}))
 
-    def _predict(self, inputs, signature, output_filter):
+    def _predict_once(self, inputs, signature, output_filter):
         body = {"signature_name": signature,
                 "inputs": {k: np.asarray(v).tolist() for k, v in inputs.items()}}
         outputs = self._request(self._model_url() + ":predict", body)["outputs"]
@@ -366,6 +467,10 @@ class GrpcClient(_Client):
         channel: an existing ``grpc.Channel`` to use instead of ``target``.
         max_message_mb: receive limit; large batches of images need more
             than gRPC's 4 MB default.
+        attempts: tries per call when the server answers UNAVAILABLE;
+            1 disables retrying.
+        backoff: seconds before the first retry; doubled for each next one.
+        max_backoff: cap on the sleep between two tries.
 
     Example:
         >>> client = GrpcClient("localhost:8500", "mnist_dcgan")
@@ -374,11 +479,12 @@ class GrpcClient(_Client):
     """
 
     def __init__(self, target="localhost:8500", model_name="generator", version=None,
-                 timeout=30.0, channel=None, max_message_mb=256):
+                 timeout=30.0, channel=None, max_message_mb=256, attempts=5, backoff=0.1,
+                 max_backoff=2.0):
         import grpc
         from tensorflow_serving.apis import prediction_service_pb2_grpc
 
-        super().__init__(model_name, version, timeout)
+        super().__init__(model_name, version, timeout, attempts, backoff, max_backoff)
         self.target = target
         limit = int(max_message_mb * 1024 * 1024)
         self._channel = channel or grpc.insecure_channel(
@@ -389,12 +495,6 @@ class GrpcClient(_Client):
     def close(self):
         """Closes the channel."""
         self._channel.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def _model_spec(self, spec, signature=None):
         spec.name = self.model_name
@@ -411,7 +511,7 @@ class GrpcClient(_Client):
         except grpc.RpcError as e:
             raise ServingError(e.code().name, e.details()) from None
 
-    def _fetch_metadata(self):
+    def _metadata_once(self):
         from tensorflow_serving.apis import get_model_metadata_pb2
 
         request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
@@ -421,7 +521,7 @@ class GrpcClient(_Client):
         response.metadata["signature_def"].Unpack(sig_map)
         return _signature_map_to_dict(sig_map.signature_def)
 
-    def _predict(self, inputs, signature, output_filter):
+    def _predict_once(self, inputs, signature, output_filter):
         import tensorflow as tf
         from tensorflow_serving.apis import predict_pb2
 

@@ -30,6 +30,9 @@ def parse_args(argv=None):
     p.add_argument("--warmup-batch-sizes", default="1",
                    help="comma-separated batch sizes of the warmup requests, e.g. the "
                         "allowed_batch_sizes of your batching config (default: %(default)s)")
+    p.add_argument("--max-batch", type=int, default=1024,
+                   help="most images (rows of z, or seeds) one request may ask for; larger "
+                        "requests fail with INVALID_ARGUMENT (default: %(default)s)")
     p.add_argument("--no-warmup", action="store_true", help="write no warmup requests")
     p.add_argument("--no-verify", action="store_true",
                    help="skip checking the export against model.generate")
@@ -47,7 +50,8 @@ def main(argv=None):
     model = keras.saving.load_model(args.model, compile=False)
     warmup = False if args.no_warmup else [int(b) for b in args.warmup_batch_sizes.split(",")]
     path = export.export_generator(model, args.base_dir, model_name=args.model_name,
-                                   version=args.version, warmup=warmup)
+                                   version=args.version, warmup=warmup,
+                                   max_batch=args.max_batch)
     if not args.no_verify:
         expected = model.generate(8, seed=0)
         served = export.generate_from_export(path, 8, seed=0)

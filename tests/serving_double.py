@@ -24,6 +24,11 @@ It follows TF Serving's behaviour where the clients can observe it:
 - gRPC responses carry tensors as typed proto fields (``float_val``, ...),
   as TF Serving's default ``AsProtoField`` serialization does.
 
+For retry tests, ``fail_next(n)`` makes the next ``n`` requests (REST or
+gRPC) answer UNAVAILABLE, as TF Serving does while a version is loading
+(HTTP 503 over REST). ``requests`` counts the requests answered and
+``connections`` the TCP connections the REST server accepted.
+
 Not modelled: batching, version labels, model status, classify/regress.
 """
 
@@ -158,6 +163,29 @@ class ServingDouble:
                 self.servables[name][v] = servable
         self._http = None
         self._grpc = None
+        self._lock = threading.Lock()
+        self._unavailable = 0
+        self.requests = 0
+        self.connections = 0
+
+    # ------------------------------------------------------------ faults
+    def fail_next(self, n):
+        """The next ``n`` requests answer UNAVAILABLE."""
+        with self._lock:
+            self._unavailable = n
+
+    def admit(self):
+        """Counts a request; raises UNAVAILABLE while ``fail_next`` lasts."""
+        with self._lock:
+            self.requests += 1
+            if self._unavailable > 0:
+                self._unavailable -= 1
+                raise Status("UNAVAILABLE", "Servable not found for request: the model's "
+                                            "version is still loading")
+
+    def _count_connection(self):
+        with self._lock:
+            self.connections += 1
 
     # ------------------------------------------------------------ lookup
     def find(self, name, version=None):
@@ -178,7 +206,12 @@ class ServingDouble:
         class Handler(_RestHandler):
             server_double = double
 
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def process_request(self, request, client_address):
+                double._count_connection()
+                super().process_request(request, client_address)
+
+        self._http = Server(("127.0.0.1", 0), Handler)
         self._http.daemon_threads = True
         threading.Thread(target=self._http.serve_forever, daemon=True,
                          kwargs={"poll_interval": 0.1}).start()
@@ -245,6 +278,7 @@ class _PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     def Predict(self, request, context):
         try:
+            self.double.admit()
             servable = self.double.find(request.model_spec.name,
                                         self._version(request.model_spec))
             signature, _ = servable.signature(request.model_spec.signature_name)
@@ -267,6 +301,7 @@ class _PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     def GetModelMetadata(self, request, context):
         try:
+            self.double.admit()
             if not request.metadata_field:
                 raise Status("INVALID_ARGUMENT",
                              "GetModelMetadataRequest must specify at least one metadata_field")
@@ -377,6 +412,7 @@ class _RestHandler(BaseHTTPRequestHandler):
     def _get(self):
         match = _METADATA_URL.match(self.path)
         try:
+            self.server_double.admit()
             if not match:
                 raise Status("INVALID_ARGUMENT", f"Malformed request: GET {self.path}")
             version = int(match.group(2)) if match.group(2) else None
@@ -394,6 +430,7 @@ class _RestHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         match = _PREDICT_URL.match(self.path)
         try:
+            self.server_double.admit()
             if not match:
                 raise Status("INVALID_ARGUMENT", f"Malformed request: POST {self.path}")
             version = int(match.group(2)) if match.group(2) else None

@@ -579,6 +579,89 @@ def test_unconditional_export_takes_no_labels_and_checks_z(exported):
         fn(z=tf.zeros([2, LATENT]), labels=tf.constant([0, 1], tf.int64))
 
 
+# ------------------------------------------------------- 7. request caps
+MAX_BATCH = 4
+
+
+@pytest.fixture(scope="module")
+def capped(exported, tmp_path_factory):
+    """The conditional model exported with a small max_batch."""
+    base = str(tmp_path_factory.mktemp("capped"))
+    return export.export_generator(exported["models"]["cgan"], base, "cgan",
+                                   max_batch=MAX_BATCH, warmup=[1, MAX_BATCH])
+
+
+@pytest.mark.parametrize("signature", ["serving_default", "generate_from_seed",
+                                       "generate_png", "generate_png_from_seed"])
+def test_every_signature_refuses_requests_over_max_batch(exported, capped, signature):
+    model = exported["models"]["cgan"]
+    fn = export.load_export(capped).signatures[signature]
+    first = "seed" if "seed" in signature else "z"
+    unit = "seeds" if first == "seed" else "rows"
+
+    def call(n):
+        inputs = {"z": np.zeros((n, LATENT), np.float32),
+                  "seed": np.arange(n, dtype=np.int64)}
+        return fn(**{first: tf.constant(inputs[first]),
+                     "labels": tf.constant(np.arange(n) % NUM_CLASSES, tf.int64)})
+
+    out = call(MAX_BATCH)  # the limit itself is served
+    assert next(iter(out.values())).shape[0] == MAX_BATCH
+    with pytest.raises(tf.errors.InvalidArgumentError) as info:
+        call(MAX_BATCH + 1)
+    assert (f"{first}: expected at most {MAX_BATCH} {unit} per request (max_batch, set at "
+            f"export), got {MAX_BATCH + 1}") in str(info.value)
+    assert export.read_export_metadata(capped)["max_batch"] == MAX_BATCH
+    # The default cap (1024) is in every export and refuses larger requests.
+    assert export.read_export_metadata(exported["paths"]["cgan"])["max_batch"] == 1024
+    if first == "seed":
+        big = export.load_export(exported["paths"]["cgan"]).signatures[signature]
+        with pytest.raises(tf.errors.InvalidArgumentError, match="at most 1024 seeds.*got 1025"):
+            big(seed=tf.range(1025, dtype=tf.int64), labels=tf.zeros([1025], tf.int64))
+    # Chunking by the stored cap: generate_from_export still serves any count.
+    assert_same(export.generate_from_export(capped, 2 * MAX_BATCH + 1, seed=SEED0),
+                model.generate(2 * MAX_BATCH + 1, seed=SEED0))
+
+
+def test_native_loader_refuses_requests_over_max_batch(native_check, capped, tmp_path):
+    inputs = {"seed": np.arange(MAX_BATCH + 1, dtype=np.int64),
+              "labels": np.zeros(MAX_BATCH + 1, np.int64)}
+    code, _, err = run_native(native_check, capped, "generate_from_seed", inputs, ["images"],
+                              tmp_path)
+    assert code != 0 and f"TF_ERROR {TF_INVALID_ARGUMENT} " in err
+    assert f"at most {MAX_BATCH} seeds per request (max_batch, set at export), got 5" in err
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"max_batch": 0}, "max_batch must be a positive integer, got 0"),
+    ({"max_batch": 2.5}, "max_batch must be a positive integer, got 2.5"),
+    ({"max_batch": 2, "warmup": [1, 4]}, r"warmup batch sizes \(1, 4\) exceed max_batch=2"),
+])
+def test_bad_max_batch(exported, tmp_path, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        export.export_generator(exported["models"]["dcgan"], str(tmp_path), **kwargs)
+
+
+def test_eight_threads_at_once_give_the_same_outputs_as_one_call(exported):
+    import concurrent.futures
+    import threading
+
+    fn = export.load_export(exported["paths"]["cgan"]).signatures["generate_from_seed"]
+    seeds = np.arange(8 * N, dtype=np.int64)
+    labels = seeds % NUM_CLASSES
+    one_call = fn(seed=tf.constant(seeds), labels=tf.constant(labels))["images"].numpy()
+    barrier = threading.Barrier(8)
+
+    def request(i):  # thread i asks for its own slice of the seeds
+        part = slice(i * N, (i + 1) * N)
+        barrier.wait()  # all eight in flight together
+        return fn(seed=tf.constant(seeds[part]), labels=tf.constant(labels[part]))["images"]
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        parts = list(pool.map(request, range(8)))
+    assert_same(np.concatenate([p.numpy() for p in parts]), one_call)
+
+
 # ----------------------------------------------------------------- CLI
 def test_export_command_line(exported, tmp_path, capsys):
     import runpy

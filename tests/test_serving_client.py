@@ -70,11 +70,13 @@ def served(tmp_path_factory):
         yield {"models": models, "double": double, "base": base}
 
 
-def make(kind, served, model_name="cgan", version=None):
+def make(kind, served, model_name="cgan", version=None, **kwargs):
     double = served["double"]
     if kind == "rest":
-        return sc.RestClient(double.rest_url, model_name, version=version, timeout=TIMEOUT)
-    return sc.GrpcClient(double.grpc_target, model_name, version=version, timeout=TIMEOUT)
+        return sc.RestClient(double.rest_url, model_name, version=version, timeout=TIMEOUT,
+                             **kwargs)
+    return sc.GrpcClient(double.grpc_target, model_name, version=version, timeout=TIMEOUT,
+                         **kwargs)
 
 
 KINDS = ["rest", "grpc"]
@@ -221,6 +223,117 @@ def test_unreachable_server_fails_fast():
         assert info.value.code == "UNAVAILABLE"
 
 
+# ------------------------------------------------- retries, connections
+@pytest.mark.parametrize("kind", KINDS)
+def test_unavailable_is_retried_with_backoff_until_it_succeeds(served, kind, monkeypatch):
+    double = served["double"]
+    sleeps = []
+    monkeypatch.setattr(sc.time, "sleep", sleeps.append)
+    client = make(kind, served, attempts=5, backoff=0.05, max_backoff=0.15)
+    client.metadata()  # cached, so the failures below hit the predict call
+    before = double.requests
+    double.fail_next(3)  # e.g. the version is still loading
+    images = client.generate(seeds=SEEDS, labels=LABELS)
+    assert_same(images, served["models"][("cgan", 2)].generate(N, seed=3, labels=LABELS))
+    assert double.requests - before == 4  # three UNAVAILABLE answers, then the images
+    assert sleeps == [0.05, 0.1, 0.15]  # doubling, capped at max_backoff
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_retry_gives_up_after_the_attempt_limit(served, kind, monkeypatch):
+    double = served["double"]
+    monkeypatch.setattr(sc.time, "sleep", lambda s: None)
+    client = make(kind, served, attempts=3)
+    client.metadata()
+    before = double.requests
+    double.fail_next(10)
+    try:
+        with pytest.raises(sc.ServingError) as info:
+            client.generate(seeds=SEEDS, labels=LABELS)
+    finally:
+        double.fail_next(0)
+    assert info.value.code == "UNAVAILABLE"
+    assert "gave up after 3 attempt(s)" in info.value.message
+    assert "still loading" in info.value.message  # the server's last answer
+    assert double.requests - before == 3
+    # Other errors are not retried.
+    before = double.requests
+    with pytest.raises(sc.ServingError) as info:
+        client.generate(seeds=[0, 1], labels=[0, 7])
+    assert info.value.code == "INVALID_ARGUMENT" and double.requests - before == 1
+
+
+def test_rest_client_reuses_one_keep_alive_connection(served):
+    double = served["double"]
+    client = make("rest", served)
+    before = double.connections
+    for _ in range(4):
+        client.generate(seeds=SEEDS, labels=LABELS)
+    client.metadata(refresh=True)
+    assert double.connections - before == 1
+    client.close()  # a closed client reconnects on its next request
+    client.generate(seeds=[0], labels=[0])
+    assert double.connections - before == 2
+    client.close()
+
+
+def test_grpc_client_opens_one_channel(served, monkeypatch):
+    import grpc
+
+    opened = []
+    real = grpc.insecure_channel
+    monkeypatch.setattr(grpc, "insecure_channel", lambda *a, **k: opened.append(a) or real(*a, **k))
+    with make("grpc", served) as client:
+        for _ in range(3):
+            client.generate(seeds=SEEDS, labels=LABELS)
+    assert len(opened) == 1
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"attempts": 0}, "attempts must be an integer >= 1, got 0"),
+    ({"backoff": -1}, "backoff must be a number of seconds >= 0, got -1"),
+    ({"max_backoff": "2"}, "max_backoff must be a number of seconds >= 0, got '2'"),
+])
+def test_bad_retry_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        sc.RestClient("http://127.0.0.1:1", **kwargs)
+    with pytest.raises(ValueError, match="expected http://host:port"):
+        sc.RestClient("127.0.0.1:8501")
+
+
+REST_ONLY_PROCESS = """
+import importlib.util, json, sys
+# The module file itself, without the kgan package (whose models need TensorFlow).
+spec = importlib.util.spec_from_file_location("serving_client", sys.argv[1])
+sc = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(sc)
+client = sc.RestClient(sys.argv[2], "cgan", timeout=60)
+images = client.generate(seeds=[3, 4], labels=[0, 2])
+pngs = client.generate_png(seeds=[3], labels=[1])
+print(json.dumps({"shape": list(images.shape), "png": pngs[0][:4].hex(),
+                  "tensorflow": "tensorflow" in sys.modules,
+                  "modules": sorted(m for m in sys.modules if m.split(".")[0] in
+                                    ("tensorflow", "keras", "kgan", "grpc"))}))
+"""
+
+
+def test_rest_client_runs_without_tensorflow(served, tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "rest_only.py"
+    script.write_text(REST_ONLY_PROCESS)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run([sys.executable, str(script),
+                           os.path.join(ROOT, "kgan", "serving_client.py"),
+                           served["double"].rest_url],
+                          capture_output=True, text=True, timeout=120, env=env, cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout)
+    assert result["shape"] == [2, 28, 28, 1] and result["png"] == "89504e47"
+    assert result["tensorflow"] is False and result["modules"] == []
+
+
 # ------------------------------------------- TF Serving's REST conventions
 def _post(url, body):
     req = urllib.request.Request(url, json.dumps(body).encode(), method="POST")
@@ -272,20 +385,86 @@ def test_client_command_line(served, tmp_path, capsys):
 
 
 # ------------------------------------------------------ serving/ configs
-def test_models_config_is_a_valid_model_server_config():
+def _models_config():
     from tensorflow_serving.config import model_server_config_pb2
 
     with open(os.path.join(SERVING, "models.config")) as f:
-        config = text_format.Parse(f.read(), model_server_config_pb2.ModelServerConfig())
-    models = config.model_config_list.config
-    assert len(models) >= 2 and len({m.name for m in models}) == len(models)
+        return text_format.Parse(f.read(), model_server_config_pb2.ModelServerConfig())
+
+
+def _compose_volumes():
+    """{container path: host path (absolute, as compose resolves it from serving/)}."""
+    with open(os.path.join(SERVING, "docker-compose.yml")) as f:
+        text = f.read()
+    return {container: os.path.normpath(os.path.join(SERVING, host))
+            for host, container in re.findall(r"- (\.\.?/[\w./-]*):(/[\w/.-]+)(?::ro)?\n", text)}
+
+
+def _host_path(container_path, volumes, root=ROOT):
+    """Where a path inside the container lies on the host (repo moved to ``root``)."""
+    for mount, host in sorted(volumes.items(), key=lambda kv: -len(kv[0])):
+        if container_path == mount or container_path.startswith(mount + "/"):
+            rel = os.path.relpath(os.path.join(host, os.path.relpath(container_path, mount)), ROOT)
+            return os.path.normpath(os.path.join(root, rel))
+    raise AssertionError(f"{container_path} is not under any compose volume {sorted(volumes)}")
+
+
+def _readme_quickstart_args():
+    """The arguments of the README's quickstart train/train.py command."""
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    quickstart = readme[readme.index("## Quickstart"):]
+    match = re.search(r"\.venv/bin/python train/train\.py([^\n`&|]*)", quickstart)
+    assert match, "no train/train.py command in the README quickstart"
+    return match.group(1).split()
+
+
+def test_models_config_serves_what_the_readme_quickstart_writes():
+    from kgan.training import parse_args
+
+    config, _ = parse_args(_readme_quickstart_args())
+    # The CLI's layout: <out>/export/<model_name>/<version>/ (kgan/training.py).
+    expected = os.path.normpath(os.path.join(ROOT, config.out, "export", config.model_name))
+    models = _models_config().model_config_list.config
+    volumes = _compose_volumes()
+    assert len({m.name for m in models}) == len(models)
+    served = {m.name: _host_path(m.base_path, volumes) for m in models}
+    assert expected in served.values(), (expected, served)
     for m in models:
-        assert m.base_path == f"/models/{m.name}"  # docker-compose mounts ./models there
         assert m.model_platform == "tensorflow"
-        if m.model_version_policy.HasField("specific"):
-            versions = set(m.model_version_policy.specific.versions)
-            assert len(versions) >= 2
-            assert set(m.version_labels.values()) <= versions
+        # Every model is a run's export under the repository's runs/ folder.
+        rel = os.path.relpath(served[m.name], ROOT).split(os.sep)
+        assert rel[0] == "runs" and rel[2] == "export" and len(rel) == 4, rel
+    # The model name clients use by default is the one served.
+    import inspect
+
+    for cls in (sc.RestClient, sc.GrpcClient):
+        assert inspect.signature(cls).parameters["model_name"].default in served
+
+
+@pytest.mark.slow
+def test_quickstart_run_is_served_by_the_compose_config(tmp_path):
+    """Runs the README quickstart (shrunk) into a copy of the repo layout and
+    serves it as docker-compose would, through models.config's paths."""
+    import subprocess
+    import sys
+
+    args = _readme_quickstart_args() + ["--epochs", "1", "--max-samples", "64",
+                                        "--batch-size", "32", "--base-filters", "8",
+                                        "--num-samples", "4", "--verbose", "0"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "train", "train.py"), *args],
+                          cwd=str(tmp_path), env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    volumes = _compose_volumes()
+    models = {m.name: _host_path(m.base_path, volumes, root=str(tmp_path))
+              for m in _models_config().model_config_list.config}
+    with ServingDouble(models) as double:
+        client = sc.RestClient(double.rest_url, timeout=TIMEOUT)  # default model name
+        images = client.generate(seeds=range(4))
+    path = models[client.model_name]
+    assert_same(images, export.generate_from_export(path, 4, seed=0))
 
 
 def test_batching_parameters_are_consistent():
@@ -311,12 +490,14 @@ def test_docker_compose_serves_the_configs():
     with open(os.path.join(SERVING, "docker-compose.yml")) as f:
         text = f.read()
     assert re.search(r"image: tensorflow/serving(:[\w.-]+)?\n", text)
-    for host, container in re.findall(r"- \./([\w.]+):(/[\w/.]+)", text):
-        assert os.path.exists(os.path.join(SERVING, host)) or host == "models", host
-        if host == "models":
-            assert container == "/models"
+    volumes = _compose_volumes()
+    for container, host in volumes.items():
+        assert os.path.exists(host) or host == os.path.join(ROOT, "runs"), host
+    assert volumes["/runs"] == os.path.join(ROOT, "runs")  # the repository's runs/ folder
     assert "--model_config_file=/serving/models.config" in text
-    assert "- ./models.config:/serving/models.config" in text
+    assert volumes["/serving/models.config"] == os.path.join(SERVING, "models.config")
+    assert "--enable_batching=true" in text
     assert "--batching_parameters_file=/serving/batching_parameters.txt" in text
-    assert "- ./batching_parameters.txt:/serving/batching_parameters.txt" in text
+    assert volumes["/serving/batching_parameters.txt"] == os.path.join(
+        SERVING, "batching_parameters.txt")
     assert '"8500:8500"' in text and '"8501:8501"' in text
