@@ -47,6 +47,10 @@ def test_train_conditional_dcgan_on_shared_mnist(tmp_path):
     assert summary["export_matches_model"] is True
     assert (out / "export_samples.png").is_file()
     assert json.loads((out / "config.json").read_text())["conditional"] is True
+    q = summary["quality"]  # the MNIST classifier judges 28x28 MNIST runs
+    assert q["kind"] == "mnist" and q["num_samples"] == 2500 and q["fcd_num_real"] == 256
+    assert q["fcd"] > 0 and len(q["class_histogram"]) == 10 and 0 <= q["label_accuracy"] <= 1
+    assert "FCD" in r.stdout and "label accuracy" in r.stdout
 
 
 def test_train_on_2d_mixture(tmp_path):
@@ -55,7 +59,10 @@ def test_train_on_2d_mixture(tmp_path):
               "--batch-size", "64", "--epochs", "1", "--no-export", "--out", str(out))
     assert r.returncode == 0, r.stderr[-3000:]
     assert (out / "samples.png").is_file() and (out / "samples" / "epoch_0001.png").is_file()
-    assert json.loads((out / "summary.json").read_text())["num_examples"] == 512
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["num_examples"] == 512 and summary["quality"]["kind"] == "mixture"
+    assert (out / "metrics.csv").is_file() and (out / "curves.png").is_file()
+    assert "modes captured" in r.stdout
 
 
 def test_train_recipe_flags_cosine_schedule_no_bn_generator_and_ema(tmp_path):
@@ -78,3 +85,220 @@ def test_train_recipe_flags_cosine_schedule_no_bn_generator_and_ema(tmp_path):
     ema = keras.saving.load_model(str(out / "ema_generator.keras"))
     z = np.random.default_rng(0).normal(size=(4, model.latent_dim)).astype("float32")
     assert not np.allclose(np.asarray(ema(z, training=False)), np.asarray(model.generator(z, training=False)))
+
+
+# --- issue 19: the command line ------------------------------------------------------
+
+def _run_entry_in_python(script, *args):
+    """Runs train/<script> in `python -c` and reports its exit code and whether TF got imported."""
+    code = (
+        "import runpy, sys\n"
+        f"sys.path.insert(0, {os.path.join(ROOT, 'train')!r})\n"
+        f"sys.argv = [{script!r}] + {list(args)!r}\n"
+        "rc = 0\n"
+        "try:\n"
+        f"    runpy.run_path({os.path.join(ROOT, 'train', script)!r}, run_name='__main__')\n"
+        "except SystemExit as e:\n"
+        "    rc = e.code\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'kgan'})\n"
+        "print('RESULT', rc, ','.join(heavy) or '-')\n")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env=env, cwd=ROOT)
+    line = [l for l in r.stdout.splitlines() if l.startswith("RESULT")][-1].split()
+    return int(line[1]), line[2], r
+
+
+@pytest.mark.parametrize("script,args,rc", [
+    ("train.py", ["--help"], 0),
+    ("train.py", ["--loss", "nope"], 2),
+    ("train.py", ["--dataset", "MNIST"], 2),
+    ("train.py", ["--dataset", "ring", "--dry-run"], 0),
+    ("sample.py", ["--help"], 0),
+    ("sample.py", ["no/such/model.keras"], 2),
+])
+def test_cli_answers_without_importing_tensorflow(script, args, rc):
+    code, heavy, r = _run_entry_in_python(script, *args)
+    assert code == rc, r.stderr[-2000:]
+    assert heavy == "-", f"{script} {args} imported {heavy}"
+
+
+def test_unknown_loss_is_a_usage_error():
+    r = train("--loss", "nope")
+    assert r.returncode == 2
+    assert r.stderr.startswith("usage:") and "invalid choice: 'nope'" in r.stderr
+    for name in ("non_saturating", "minimax", "least_squares", "wasserstein", "hinge"):
+        assert name in r.stderr
+    r = train("--dataset", "mnist.idx", "--dry-run")
+    assert r.returncode == 2 and "neither an offline dataset" in r.stderr
+    r = train("--dataset", "mnist_idx", "--dry-run")
+    assert r.returncode == 2 and "needs --data-dir" in r.stderr
+
+
+def test_every_flag_has_help_with_its_default_in_groups():
+    from kgan import cli
+
+    p = cli.build_parser()
+    titles = [g.title for g in p._action_groups]
+    for group in ("data", "model", "loss and regularizers", "optimisation", "distribution",
+                  "output"):
+        assert group in titles
+    text = p.format_help()
+    formatter = p._get_formatter()
+    for action in p._actions:
+        if isinstance(action, __import__("argparse")._HelpAction):
+            continue
+        assert action.help, action.option_strings
+        shown = formatter._get_help_string(action)
+        assert "default" in shown or "not given" in shown or action.dest == "dry_run" or \
+            action.dest == "overwrite", (action.option_strings, shown)
+        if action.choices:
+            assert all(str(c) in text for c in action.choices)
+    # every TrainConfig field is a flag
+    flags = {s for a in p._actions for s in a.option_strings}
+    for f in __import__("dataclasses").fields(cli.TrainConfig):
+        assert "--" + f.name.replace("_", "-") in flags
+
+
+def test_cli_choices_match_the_library():
+    import kgan
+    from kgan import cli, distribute, models
+
+    assert tuple(kgan.losses.available()) == cli.LOSSES
+    assert cli.ARCHITECTURES == ("auto",) + tuple(kgan.networks.ARCHITECTURES)
+    assert cli.GRADIENT_PENALTIES == tuple(models.GRADIENT_PENALTIES)
+    assert cli.STRATEGIES == tuple(distribute.STRATEGIES)
+
+
+def test_config_file_reruns_and_explicit_flags_win(tmp_path):
+    from kgan import cli
+
+    stored = cli.resolve(cli.TrainConfig(variant="lsgan", dataset="ring", epochs=3, batch_size=32,
+                                         hidden_units=(16, 16), seed=5, out=str(tmp_path / "a")))
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(stored))
+    config, options = cli.parse_args(["--config", str(path)])
+    assert cli.resolve(config) == stored  # an exact rerun
+    # --batch-size 64 equals the parser's default: given explicitly, it still wins
+    config, _ = cli.parse_args(["--config", str(path), "--epochs", "7", "--batch-size", "64",
+                                "--out", str(tmp_path / "b")])
+    c = cli.resolve(config)
+    assert (c["epochs"], c["batch_size"], c["out"]) == (7, 64, str(tmp_path / "b"))
+    assert (c["variant"], c["loss"], c["seed"], c["hidden_units"]) == ("lsgan", "least_squares", 5,
+                                                                      [16, 16])
+    r = train("--config", str(path), "--seed", "9", "--dry-run")
+    assert r.returncode == 0, r.stderr
+    shown = json.loads(r.stdout)
+    assert shown["seed"] == 9 and shown["epochs"] == 3 and shown["dataset"] == "ring"
+    path.write_text(json.dumps(dict(stored, bogus=1)))
+    r = train("--config", str(path), "--dry-run")
+    assert r.returncode == 2 and "unknown options: bogus" in r.stderr
+
+
+class _CrashAtEpoch(__import__("keras").callbacks.Callback):
+    """Simulates a crash at the start of an epoch (after the previous one was saved)."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt("simulated crash")
+
+
+def _ring_config(out, **kw):
+    from kgan.training import TrainConfig
+
+    base = dict(variant="vanilla", dataset="ring", num_points=128, hidden_units=(8, 8),
+                batch_size=64, epochs=2, export=False, verbose=0, num_samples=16,
+                eval_samples=500, out=str(out))
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_out_dir_resume_refuse_overwrite_and_metrics_csv(tmp_path):
+    from kgan import report
+    from kgan.cli import RunDirectoryError
+    from kgan.training import main, run
+
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        run(_ring_config(out), extra_callbacks=[_CrashAtEpoch(1)])
+    assert len(report.read_metrics_csv(out / "metrics.csv")["epoch"]) == 1
+    # the same config resumes, and metrics.csv is appended to, not restarted
+    summary = run(_ring_config(out))
+    assert summary["resumed_from_step"] == 2 and summary["steps"] == 4
+    rows = (out / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("epoch,") and [r.split(",")[0] for r in rows[1:]] == ["0", "1"]
+    assert (out / "curves.png").is_file() and summary["curves"].endswith("curves.png")
+    q = summary["quality"]
+    assert q["kind"] == "mixture" and q["num_samples"] == 500 and q["num_modes"] == 8
+    assert set(q) >= {"modes", "high_quality", "reverse_kl", "mode_counts"}
+    assert json.loads((out / "summary.json").read_text())["quality"] == q
+
+    # another configuration into the same folder: refused before anything is written
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    config_text = (out / "config.json").read_text()
+    with pytest.raises(RunDirectoryError, match="seed: 0 there, 1 now"):
+        run(_ring_config(out, seed=1))
+    assert main(["--dataset", "ring", "--seed", "1", "--out", str(out)]) == 2
+    assert (out / "config.json").read_text() == config_text
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
+
+    # --overwrite starts over: old outputs go, files that are not run outputs stay
+    (out / "samples" / "old_marker.png").write_bytes(b"x")
+    (out / "notes.txt").write_text("mine")
+    summary = run(_ring_config(out, seed=1, epochs=1), overwrite=True)
+    assert summary["resumed_from_step"] == 0 and summary["steps"] == 2
+    assert json.loads((out / "config.json").read_text())["seed"] == 1
+    assert not (out / "samples" / "old_marker.png").exists() and (out / "notes.txt").is_file()
+    assert len(report.read_metrics_csv(out / "metrics.csv")["epoch"]) == 1
+
+
+def test_run_outputs_without_config_are_refused(tmp_path):
+    from kgan.cli import RunDirectoryError, prepare_run_directory, resolve
+
+    out = tmp_path / "run"
+    (out / "backup").mkdir(parents=True)
+    c = resolve(_ring_config(out))
+    with pytest.raises(RunDirectoryError, match="no config.json"):
+        prepare_run_directory(c)
+    assert prepare_run_directory(c, overwrite=True) == "overwrite" and not (out / "backup").exists()
+    assert prepare_run_directory(c) == "new"
+
+
+def test_sample_command_keras_and_export_agree(tmp_path):
+    from kgan import sampling
+    from kgan.training import TrainConfig, run
+
+    out = tmp_path / "cgan"
+    summary = run(TrainConfig(variant="conditional", dataset="digits", architecture="dcgan",
+                              base_filters=8, epochs=1, max_samples=64, batch_size=32,
+                              num_samples=8, eval_samples=40, verbose=0, out=str(out)))
+    q = summary["quality"]
+    assert q["kind"] == "digits" and q["num_samples"] == 40 and len(q["class_histogram"]) == 10
+    assert 0.0 <= q["confident_share"] <= 1.0 and q["real_confident_share"] > 0.9
+    assert 0.0 <= q["label_accuracy"] <= 1.0 and q["class_kl"] >= 0.0
+
+    args = ["-n", "6", "--seed", "3", "--labels", "3,7"]
+    assert sampling.main([str(out / "model.keras"), *args, "--out", str(tmp_path / "k")]) == 0
+    assert sampling.main([str(out / "export"), *args, "--out", str(tmp_path / "e")]) == 0
+    from_keras, from_export = np.load(tmp_path / "k.npy"), np.load(tmp_path / "e.npy")
+    assert from_keras.shape == (6, 28, 28, 1)
+    np.testing.assert_allclose(from_keras, from_export, atol=1e-4)
+    np.testing.assert_array_equal(np.load(tmp_path / "k_labels.npy"), [3, 7, 3, 7, 3, 7])
+    assert (tmp_path / "k.png").is_file() and (tmp_path / "e.png").is_file()
+
+    # bad requests: clear messages, exit status 2
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "train", "sample.py"),
+                        str(out / "model.keras"), "--labels", "12", "--out", str(tmp_path / "x")],
+                       capture_output=True, text=True, timeout=300, cwd=ROOT,
+                       env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert r.returncode == 2 and "label 12 is out of range" in r.stderr
+    with pytest.raises(SystemExit) as e:
+        sampling.main([str(tmp_path / "missing.keras")])
+    assert e.value.code == 2
+    with pytest.raises(SystemExit):
+        sampling.main([str(out / "model.keras"), "--labels", "a,b"])
+    assert sampling.main([str(tmp_path), "-n", "2", "--out", str(tmp_path / "y")]) == 2

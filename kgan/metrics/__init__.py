@@ -14,7 +14,8 @@ Example:
 """
 
 from kgan.metrics.evaluation import FeatureMetrics, MixtureMetrics, generate_samples
-from kgan.metrics.extractors import (InceptionFeatures, MnistClassifier, WeightsNotFoundError,
+from kgan.metrics.extractors import (DigitsClassifier, InceptionFeatures, MnistClassifier,
+                                     WeightsNotFoundError,
                                      build_mnist_classifier, find_inception_weights,
                                      to_unit_range)
 from kgan.metrics.statistics import (KID, ClassStatistics, ModeStatistics, PrecisionRecall,
@@ -30,7 +31,8 @@ __all__ = [
     "frechet_distance", "frechet_distance_from_statistics", "inception_score",
     "kernel_inception_distance", "kl_to_uniform", "mmd2_unbiased", "mode_statistics",
     "precision_recall",
-    "InceptionFeatures", "MnistClassifier", "WeightsNotFoundError", "build_mnist_classifier",
+    "DigitsClassifier", "InceptionFeatures", "MnistClassifier", "WeightsNotFoundError",
+    "build_mnist_classifier",
     "find_inception_weights", "to_unit_range",
     "FeatureMetrics", "MixtureMetrics", "generate_samples",
 ]

@@ -8,6 +8,9 @@
   (``benchmarks/train_mnist_classifier.py``) whose penultimate features and
   logits give a Fréchet classifier distance, a classifier score, class
   histograms and conditional accuracy for MNIST-like digits.
+- :class:`DigitsClassifier`: the same architecture trained
+  (``benchmarks/train_digits_classifier.py``) on scikit-learn's bundled
+  digits upsampled to 28x28, to judge GANs trained on ``dataset="digits"``.
 
 Extractors take images in [-1, 1] (the range of kgan's generators) or uint8
 pixels, with shape ``[N, H, W, C]``.
@@ -28,6 +31,11 @@ INCEPTION_WEIGHTS_URL = ("https://storage.googleapis.com/tensorflow/keras-applic
 ASSETS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets")
 MNIST_CLASSIFIER_WEIGHTS = os.path.join(ASSETS_DIR, "mnist_classifier.weights.h5")
 MNIST_CLASSIFIER_INFO = os.path.join(ASSETS_DIR, "mnist_classifier.json")
+DIGITS_CLASSIFIER_WEIGHTS = os.path.join(ASSETS_DIR, "digits_classifier.weights.h5")
+# scikit-learn's 1,797 bundled digits, in their shipped order: the classifier
+# trains on the first part; the rest is held out and is the "real" reference
+# that run reports compare generated digits with.
+DIGITS_SPLIT = {"classifier_train": (0, 1300), "heldout": (1300, 1797)}
 
 
 class WeightsNotFoundError(FileNotFoundError):
@@ -378,3 +386,30 @@ class MnistClassifier:
             >>> MnistClassifier().predict(images)
         """
         return self.logits(images).argmax(1)
+
+
+class DigitsClassifier(MnistClassifier):
+    """The MNIST classifier's architecture trained on scikit-learn's digits.
+
+    Trained by ``benchmarks/train_digits_classifier.py`` on digits 0-1,299
+    of ``sklearn.datasets.load_digits()`` (upsampled to 28x28 by
+    ``kgan.data.load_digits_images``, the same preprocessing the ``digits``
+    training set gets); digits 1,300-1,796 are held out (``DIGITS_SPLIT``).
+    Its measured accuracy is in ``kgan/assets/digits_classifier.json``.
+
+    Args:
+        weights: path of the ``.weights.h5`` file; default: the one shipped
+            in ``kgan/assets``.
+        batch_size: images per forward pass.
+
+    Example:
+        >>> probs = softmax(DigitsClassifier().logits(gan.generate(500, seed=0)))
+    """
+
+    def __init__(self, weights=None, batch_size=500):
+        path = os.fspath(weights) if weights is not None else DIGITS_CLASSIFIER_WEIGHTS
+        if not os.path.isfile(path):
+            raise WeightsNotFoundError(
+                f"digits classifier weights {path!r} not found. Train them with "
+                f"`python benchmarks/train_digits_classifier.py`.")
+        super().__init__(path, batch_size)

@@ -1,0 +1,529 @@
+"""Command-line options of ``train/train.py`` and ``train/sample.py``, with no TensorFlow.
+
+This module imports only the standard library, so the entry points can load it
+by file path (without ``kgan/__init__``, which imports TensorFlow) and answer
+``--help``, reject a bad flag, or print ``--dry-run`` in well under a second.
+``kgan.training`` re-exports :class:`TrainConfig`, :func:`parse_args` and
+:func:`resolve`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import re
+import shutil
+
+VARIANTS = ("gan", "vanilla", "dcgan", "lsgan", "conditional", "wgangp", "acgan")
+# kgan.losses.available() (a test keeps the two equal; importing it here would start TensorFlow)
+LOSSES = ("hinge", "least_squares", "minimax", "non_saturating", "wasserstein")
+ARCHITECTURES = ("auto", "mlp", "dcgan")
+STRATEGIES = ("default", "mirrored", "multiworker")
+GRADIENT_PENALTIES = ("wgan-gp", "wgan-lp")
+OFFLINE_DATASETS = ("digits", "mnist_idx", "ring", "grid")
+# tfds names are snake_case, optionally with a config and a version: "mnist", "cifar10",
+# "imagenet2012/subset:1.0.0".
+_TFDS_NAME = re.compile(r"^[a-z][a-z0-9_]*(/[a-z0-9_.]+)?(:[0-9]+(\.[0-9*]+){0,2})?$")
+
+# What a run writes into its --out folder; --overwrite removes exactly these.
+RUN_OUTPUTS = ("config.json", "logs", "samples", "checkpoints", "backup", "model.keras",
+               "ema_generator.keras", "samples.png", "export", "export_samples.png",
+               "summary.json", "metrics.csv", "curves.png")
+# Options that do not change what a run computes: a rerun may differ in them and still resume.
+_NOT_IDENTITY = ("verbose",)
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Every option of a training run (written to ``config.json``).
+
+    Example:
+        >>> run(TrainConfig(variant="dcgan", dataset="digits", epochs=1, out="runs/x"))
+    """
+
+    variant: str = "dcgan"
+    dataset: str = "digits"
+    data_dir: str | None = None
+    conditional: bool = False
+    loss: str | None = None
+    latent_dim: int | None = None
+    architecture: str | None = None
+    base_filters: int | None = 32
+    hidden_units: tuple | None = None
+    d_steps: int | None = None  # None: the variant's default (1; 5 for wgangp)
+    real_label: float = 1.0
+    # stabilisation tricks (see kgan.GAN's arguments); the defaults are off
+    gradient_penalty: str | None = None
+    gp_weight: float = 10.0
+    r1_gamma: float = 0.0
+    instance_noise: float = 0.0
+    instance_noise_steps: int | None = None
+    replay_buffer_size: int = 0
+    packing: int = 1
+    feature_matching: float = 0.0
+    unrolled_steps: int = 0
+    spectral_norm: bool = False
+    minibatch_std: int = 0
+    g_normalization: str | None = None  # MLP generator: "batch", "layer" or "none" (None: batch)
+    ema_decay: float = 0.0  # > 0: keep an EMA of G's weights; samples and export use it
+    epochs: int = 40
+    batch_size: int = 64
+    g_lr: float = 2e-4
+    d_lr: float = 2e-4
+    beta_1: float = 0.5
+    beta_2: float = 0.999
+    lr_schedule: str = "constant"  # "cosine": both learning rates decay to 0 over the run
+    max_samples: int | None = None
+    num_points: int = 100_000
+    strategy: str = "default"
+    cpu_replicas: int | None = None
+    sync_batch_norm: bool = False
+    mixed_precision: bool = False
+    jit_compile: bool = False
+    steps_per_execution: int = 1
+    deterministic: bool = False
+    backup_every: int | None = None
+    seed: int = 0
+    num_samples: int = 64
+    eval_samples: int = 2500  # samples the end-of-run quality figures use (0: none)
+    export: bool = True
+    model_name: str = "generator"
+    verbose: int = 1  # 1: Keras progress bar, 2: one line per epoch, 0: silent
+    out: str = "runs/dcgan"
+
+
+def dataset_name(value):
+    """argparse type for ``--dataset``: an offline name or a well-formed tfds name.
+
+    Whether a tfds name exists is only known once tensorflow_datasets is
+    imported, so here only the form is checked (a typo such as ``MNIST`` or
+    ``mnist.idx`` is an argparse error; ``mnsit`` fails when loading).
+
+    Example:
+        >>> dataset_name("digits")
+        'digits'
+    """
+    if value in OFFLINE_DATASETS or _TFDS_NAME.match(value):
+        return value
+    raise argparse.ArgumentTypeError(
+        f"{value!r} is neither an offline dataset ({', '.join(OFFLINE_DATASETS)}) nor a "
+        f"tfds name (lower-case snake_case such as mnist, fashion_mnist, cifar10)")
+
+
+def _int_list(value):
+    try:
+        return tuple(int(v) for v in value.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {value!r}")
+
+
+def _opt(typ):
+    """int/float/str type that also accepts 'none' (options whose default is None)."""
+    def parse(value):
+        return None if value.lower() == "none" else typ(value)
+    parse.__name__ = typ.__name__
+    return parse
+
+
+# field -> (group, type or None for booleans, choices, help). Every TrainConfig field
+# has an entry (a test checks), so no flag goes out without help.
+_FLAGS = {
+    # data
+    "dataset": ("data", dataset_name, None,
+                "training data: an offline set (digits: scikit-learn's bundled 8x8 digits at "
+                "28x28; mnist_idx: MNIST IDX files in --data-dir; ring / grid: the 8- and "
+                "25-mode 2-D Gaussian mixtures of VEEGAN / PacGAN) or any tfds image dataset "
+                "name (mnist, fashion_mnist, cifar10, ...; downloads on first use)"),
+    "data_dir": ("data", str, None, "folder of the IDX files for mnist_idx, or the tfds data dir"),
+    "max_samples": ("data", _opt(int), None, "use only the first N training examples "
+                    "(not given: all)"),
+    "num_points": ("data", int, None, "points drawn from the ring / grid mixture"),
+    "conditional": ("model", None, None, "condition both networks on the label "
+                    "(on for --variant conditional / acgan)"),
+    # model
+    "variant": ("model", str, VARIANTS, "model family (defaults over one kgan.GAN)"),
+    "architecture": ("model", str, ARCHITECTURES,
+                     "networks (not given: the variant's default; auto: dcgan for square "
+                     "images it supports, else mlp)"),
+    "latent_dim": ("model", _opt(int), None, "noise width (not given: the variant's default)"),
+    "base_filters": ("model", _opt(int), None, "DCGAN filters of the widest layer scale"),
+    "hidden_units": ("model", _int_list, None, "MLP widths, comma-separated, e.g. 256,256 "
+                     "(not given: the network's default)"),
+    "g_normalization": ("model", str, ("batch", "layer", "none"),
+                        "MLP generator normalisation (not given: batch)"),
+    "spectral_norm": ("model", None, None, "spectral normalisation in D"),
+    "minibatch_std": ("model", int, None, "minibatch-stddev group size in D (0: off)"),
+    "sync_batch_norm": ("distribution", None, None,
+                        "synchronise D's batch statistics across replicas"),
+    # loss and regularizers
+    "loss": ("loss and regularizers", str, LOSSES,
+             "adversarial loss (not given: least_squares for lsgan, wasserstein for "
+             "wgangp, else non_saturating)"),
+    "d_steps": ("optimisation", _opt(int), None,
+                "discriminator updates per generator update (not given: 5 for wgangp, else 1)"),
+    "real_label": ("loss and regularizers", float, None,
+                   "target for real samples in D's loss (< 1: one-sided label smoothing)"),
+    "gradient_penalty": ("loss and regularizers", str, GRADIENT_PENALTIES,
+                         "gradient penalty on D (not given: off, wgan-gp for wgangp)"),
+    "gp_weight": ("loss and regularizers", float, None, "gradient-penalty weight"),
+    "r1_gamma": ("loss and regularizers", float, None, "R1 penalty gamma on real data (0: off)"),
+    "instance_noise": ("loss and regularizers", float, None,
+                       "std of Gaussian noise added to D's inputs (0: off)"),
+    "instance_noise_steps": ("loss and regularizers", _opt(int), None,
+                             "anneal the instance noise to 0 over N steps (not given: constant)"),
+    "replay_buffer_size": ("loss and regularizers", int, None,
+                           "old fakes kept to replay to D (0: off)"),
+    "packing": ("loss and regularizers", int, None, "PacGAN packing: samples per D input"),
+    "feature_matching": ("loss and regularizers", float, None,
+                         "weight of the feature-matching term in G's loss (0: off)"),
+    "unrolled_steps": ("loss and regularizers", int, None, "unrolled-GAN D steps (0: off)"),
+    # optimisation
+    "epochs": ("optimisation", int, None, "passes over the data"),
+    "batch_size": ("optimisation", int, None, "GLOBAL batch size (split across replicas)"),
+    "g_lr": ("optimisation", float, None, "generator Adam learning rate"),
+    "d_lr": ("optimisation", float, None, "discriminator Adam learning rate"),
+    "beta_1": ("optimisation", float, None, "Adam beta_1 of both optimizers"),
+    "beta_2": ("optimisation", float, None, "Adam beta_2 of both optimizers"),
+    "lr_schedule": ("optimisation", str, ("constant", "cosine"),
+                    "learning-rate schedule (cosine: both rates decay to 0 over the run)"),
+    "ema_decay": ("optimisation", float, None,
+                  "keep an EMA of G's weights with this decay; samples and export use it (0: off)"),
+    "seed": ("optimisation", int, None, "seed of weights, data order, noise and samples"),
+    "deterministic": ("optimisation", None, None, "deterministic TensorFlow ops (slower)"),
+    # distribution
+    "strategy": ("distribution", str, STRATEGIES,
+                 "tf.distribute strategy (multiworker reads TF_CONFIG)"),
+    "cpu_replicas": ("distribution", _opt(int), None,
+                     "split the CPU into N logical devices, e.g. to try mirrored without GPUs"),
+    "mixed_precision": ("distribution", None, None,
+                        "mixed_float16 on GPU, mixed_bfloat16 on CPU"),
+    "jit_compile": ("distribution", None, None, "compile the train step with XLA"),
+    "steps_per_execution": ("distribution", int, None, "train steps per compiled call"),
+    # output
+    "out": ("output", str, None, "run directory (an existing run there is resumed only if "
+            "its config.json matches; see --overwrite)"),
+    "num_samples": ("output", int, None, "samples in samples.png and the per-epoch grids"),
+    "eval_samples": ("output", int, None,
+                     "samples for the end-of-run quality figures in summary.json (0: none)"),
+    "export": ("output", None, None, "export the generator for TF Serving into <out>/export"),
+    "model_name": ("output", str, None, "TF Serving model name of the export"),
+    "backup_every": ("output", _opt(int), None,
+                     "also save the resume state every N steps (not given: at epoch ends only)"),
+    "verbose": ("output", int, (0, 1, 2), "0: silent, 1: progress bar, 2: one line per epoch"),
+}
+GROUPS = ("data", "model", "loss and regularizers", "optimisation", "distribution", "output")
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Appends each flag's default to its help (choices show in the metavar)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "%(default)" in text or action.default is argparse.SUPPRESS:
+            return text
+        if isinstance(action, argparse._HelpAction) or not action.option_strings:
+            return text
+        if action.nargs == 0:  # switches: --x / --no-x, --overwrite
+            return text + f" (default: {'on' if action.default else 'off'})"
+        default = action.default
+        if default is None and "not given" in text:  # the help already says what None means
+            return text
+        if isinstance(default, tuple):
+            default = ",".join(str(v) for v in default)
+        return text + f" (default: {'not given' if default is None else default})"
+
+
+def build_parser():
+    """The ``train/train.py`` argument parser (no TensorFlow imported).
+
+    Example:
+        >>> build_parser().parse_args(["--loss", "hinge"]).loss
+        'hinge'
+    """
+    p = argparse.ArgumentParser(
+        prog="train.py", formatter_class=_Formatter,
+        description="Train a kgan GAN and write a run directory (see the README's outputs list).",
+        epilog="Rerun the same command to resume after a crash. --config runs/x/config.json "
+               "reruns a run exactly; flags given next to it override the file.")
+    groups = {g: p.add_argument_group(g) for g in GROUPS}
+    defaults = TrainConfig()
+    for f in dataclasses.fields(TrainConfig):
+        group, typ, choices, text = _FLAGS[f.name]
+        flag = "--" + f.name.replace("_", "-")
+        default = getattr(defaults, f.name)
+        g = groups[group]
+        if typ is None:
+            g.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=text)
+        else:
+            g.add_argument(flag, type=typ, choices=choices, default=default, help=text,
+                           metavar=None if choices else f.name.upper())
+    out = groups["output"]
+    out.add_argument("--config", metavar="CONFIG_JSON", default=None,
+                     help="take every option from a run's config.json (flags given on the "
+                          "command line win)")
+    out.add_argument("--overwrite", action="store_true",
+                     help="delete the previous run's outputs in --out and start over")
+    out.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    return p
+
+
+def _config_defaults(parser, path):
+    """Reads a config.json into parser defaults, so explicit flags still override it."""
+    try:
+        with open(path) as f:
+            stored = json.load(f)
+    except OSError as e:
+        parser.error(f"--config: cannot read {path}: {e.strerror}")
+    except json.JSONDecodeError as e:
+        parser.error(f"--config: {path} is not JSON: {e}")
+    if not isinstance(stored, dict):
+        parser.error(f"--config: {path} must hold a JSON object")
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(stored) - names)
+    if unknown:
+        parser.error(f"--config: {path} has unknown options: {', '.join(unknown)}")
+    if stored.get("hidden_units") is not None:
+        stored["hidden_units"] = tuple(stored["hidden_units"])
+    return stored
+
+
+def parse_args(argv=None):
+    """Parses command-line flags into a :class:`TrainConfig` and the run options.
+
+    Args:
+        argv: arguments (default ``sys.argv[1:]``).
+
+    Returns:
+        ``(TrainConfig, options)``: ``options`` has ``dry_run`` and
+        ``overwrite``. Exits with status 2 and a usage message on a bad flag.
+
+    Example:
+        >>> config, options = parse_args(["--variant", "lsgan", "--epochs", "2"])
+        >>> config, options = parse_args(["--config", "runs/x/config.json", "--epochs", "50"])
+    """
+    p = build_parser()
+    first = p.parse_args(argv)
+    if first.config:
+        stored = _config_defaults(p, first.config)
+        p.set_defaults(**stored)
+        first = p.parse_args(argv)  # explicit flags beat the file's values
+    args = vars(first)
+    options = argparse.Namespace(dry_run=args.pop("dry_run"), overwrite=args.pop("overwrite"),
+                                 config=args.pop("config"))
+    config = TrainConfig(**args)
+    _check(p, config)
+    return config, options
+
+
+def _check(parser, config):
+    """Cross-flag checks argparse cannot express (still before TensorFlow)."""
+    if config.dataset == "mnist_idx" and not config.data_dir:
+        parser.error("--dataset mnist_idx needs --data-dir, the folder with the IDX files")
+    for name in ("epochs", "batch_size", "num_points", "packing", "steps_per_execution"):
+        if getattr(config, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+
+
+def resolve(config):
+    """Fills in defaults that depend on other options; returns a dict.
+
+    Example:
+        >>> resolve(TrainConfig(variant="lsgan"))["loss"]
+        'least_squares'
+    """
+    c = dataclasses.asdict(config)
+    if c["variant"] == "lsgan" and c["loss"] is None:
+        c["loss"] = "least_squares"
+    if c["variant"] in ("conditional", "acgan"):
+        c["conditional"] = True
+    if c["d_steps"] is None:
+        c["d_steps"] = 5 if c["variant"] == "wgangp" else 1
+    if c["variant"] == "wgangp" and c["gradient_penalty"] is None:
+        c["gradient_penalty"] = "wgan-gp"
+    c["loss"] = c["loss"] or ("wasserstein" if c["variant"] == "wgangp" else "non_saturating")
+    if c["hidden_units"] is not None:
+        c["hidden_units"] = list(c["hidden_units"])
+    c["out"] = os.path.abspath(c["out"])
+    return c
+
+
+# --- the run directory ---------------------------------------------------------
+
+class RunDirectoryError(ValueError):
+    """``--out`` holds a run of another configuration (or something that is not a run)."""
+
+
+def _is_chief_process():
+    """Chief per TF_CONFIG, read here without TensorFlow (as kgan.distribute.is_chief)."""
+    cfg = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    if not cfg.get("cluster"):
+        return True
+    task = cfg.get("task", {})
+    if task.get("type") == "chief":
+        return True
+    return task.get("type") == "worker" and task.get("index") == 0 and "chief" not in cfg["cluster"]
+
+
+def config_differences(stored, resolved):
+    """Options whose values differ between a stored config.json and a resolved config.
+
+    Options missing from an older config.json count as their default value.
+
+    Returns:
+        ``{name: (stored, new)}``.
+
+    Example:
+        >>> config_differences({"epochs": 2}, {"epochs": 3})
+        {'epochs': (2, 3)}
+    """
+    defaults = resolve(TrainConfig())
+    diff = {}
+    for k in sorted(set(stored) | set(resolved)):
+        if k in _NOT_IDENTITY or k == "out":
+            continue
+        a, b = stored.get(k, defaults.get(k)), resolved.get(k, defaults.get(k))
+        if a != b:
+            diff[k] = (a, b)
+    return diff
+
+
+def prepare_run_directory(c, overwrite=False):
+    """Checks ``c["out"]`` before a run writes anything into it.
+
+    - nothing there (or no run outputs): a new run;
+    - a ``config.json`` equal to ``c`` (``verbose`` aside): the run resumes;
+    - another configuration, or run outputs with no ``config.json``: refused
+      with :class:`RunDirectoryError`, unless ``overwrite``, which deletes the
+      old run's outputs (only the names a run writes, never other files).
+
+    Under multi-worker training only the chief deletes; other workers delete
+    only their own state folder.
+
+    Args:
+        c: a resolved config (:func:`resolve`).
+        overwrite: start over.
+
+    Returns:
+        ``"new"``, ``"resume"`` or ``"overwrite"``.
+
+    Example:
+        >>> prepare_run_directory(resolve(TrainConfig(out="runs/x")))
+        'new'
+    """
+    out = c["out"]
+    if not os.path.isdir(out):
+        if os.path.exists(out):
+            raise RunDirectoryError(f"--out {out} exists and is not a directory.")
+        return "new"
+    present = [n for n in RUN_OUTPUTS if os.path.exists(os.path.join(out, n))]
+    workers = [n for n in os.listdir(out) if re.match(r"^\.(worker|chief|evaluator)\d*$", n)]
+    if not present and not workers:
+        return "new"
+    if overwrite:
+        chief = _is_chief_process()
+        for name in (present if chief else []) + workers:
+            if not chief and name != _own_scratch_name():
+                continue
+            path = os.path.join(out, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.remove(path)
+        return "overwrite"
+    config_path = os.path.join(out, "config.json")
+    if not os.path.isfile(config_path):
+        raise RunDirectoryError(
+            f"--out {out} holds run outputs ({', '.join(present + workers)}) but no config.json, "
+            f"so kgan cannot tell whether it is this run. Pick another --out, or pass "
+            f"--overwrite to delete them and start over.")
+    with open(config_path) as f:
+        stored = json.load(f)
+    diff = config_differences(stored, c)
+    if diff:
+        shown = "; ".join(f"{k}: {a!r} there, {b!r} now" for k, a, b in
+                          ((k, *v) for k, v in list(diff.items())[:8]))
+        more = f" and {len(diff) - 8} more" if len(diff) > 8 else ""
+        raise RunDirectoryError(
+            f"--out {out} holds a run with another configuration ({shown}{more}). "
+            f"Resuming it with these options would mix two runs. Pick another --out, rerun "
+            f"it exactly with --config {config_path}, or pass --overwrite to delete it and "
+            f"start over.")
+    return "resume"
+
+
+def _own_scratch_name():
+    cfg = json.loads(os.environ.get("TF_CONFIG", "{}") or "{}")
+    task = cfg.get("task", {})
+    return f".{task.get('type')}{task.get('index')}"
+
+
+# --- train/sample.py -------------------------------------------------------------
+
+def label_list(value):
+    """argparse type for ``--labels``: comma-separated non-negative integers.
+
+    Example:
+        >>> label_list("3,7")
+        (3, 7)
+    """
+    try:
+        labels = tuple(int(v) for v in value.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers such as 3,7, "
+                                         f"got {value!r}")
+    if any(v < 0 for v in labels):
+        raise argparse.ArgumentTypeError(f"labels must be >= 0, got {value!r}")
+    return labels
+
+
+def build_sample_parser():
+    """The ``train/sample.py`` / ``kgan-sample`` argument parser (no TensorFlow).
+
+    Example:
+        >>> build_sample_parser().parse_args(["runs/x/model.keras", "-n", "16"]).num_samples
+        16
+    """
+    p = argparse.ArgumentParser(
+        prog="sample.py", formatter_class=_Formatter,
+        description="Write N generated samples (a PNG grid, or a scatter plot for 2-D data, "
+                    "and a .npy array) from a trained model.")
+    p.add_argument("model", help="a .keras model saved by kgan (e.g. runs/x/model.keras) or "
+                                 "an export directory (runs/x/export/generator or a version "
+                                 "folder under it)")
+    p.add_argument("-n", "--num-samples", type=int, default=64, help="how many samples")
+    p.add_argument("--seed", type=int, default=0,
+                   help="sample i uses latent seed SEED+i: the same seed gives the same samples "
+                        "from the .keras model and from its export")
+    p.add_argument("--labels", type=label_list, default=None,
+                   help="conditional models: labels, comma-separated, repeated to N samples "
+                        "(e.g. 7 for all sevens; not given: 0, 1, ..., K-1, 0, ...)")
+    p.add_argument("--ema", action="store_true",
+                   help="sample the EMA generator saved beside the .keras model "
+                        "(ema_generator.keras), as the run's samples.png and export do")
+    p.add_argument("--out", default="samples",
+                   help="output path stem: writes OUT.png, OUT.npy (and OUT_labels.npy for "
+                        "conditional models)")
+    return p
+
+
+def parse_sample_args(argv=None):
+    """Parses ``train/sample.py`` flags; checks that the model path exists.
+
+    Example:
+        >>> args = parse_sample_args(["runs/x/model.keras", "--labels", "3,7"])
+    """
+    p = build_sample_parser()
+    args = p.parse_args(argv)
+    if args.num_samples < 1:
+        p.error("--num-samples must be at least 1")
+    if not os.path.exists(args.model):
+        p.error(f"model {args.model!r} not found (expected a .keras file or an export directory)")
+    is_keras = os.path.isfile(args.model)
+    if is_keras and not args.model.endswith(".keras"):
+        p.error(f"model {args.model!r} is a file but not a .keras model")
+    if args.ema and not is_keras:
+        p.error("--ema needs a .keras model (an export already holds the network it was "
+                "exported with)")
+    return args
