@@ -64,6 +64,7 @@ class TrainConfig:
     packing: int = 1
     feature_matching: float = 0.0
     unrolled_steps: int = 0
+    shared_fakes: bool = False
     spectral_norm: bool = False
     minibatch_std: int = 0
     g_normalization: str | None = None  # MLP generator: "batch", "layer" or "none" (None: batch)
@@ -179,6 +180,9 @@ _FLAGS = {
     "feature_matching": ("loss and regularizers", float, None,
                          "weight of the feature-matching term in G's loss (0: off)"),
     "unrolled_steps": ("loss and regularizers", int, None, "unrolled-GAN D steps (0: off)"),
+    "shared_fakes": ("optimisation", None, None,
+                     "one G forward serves D's and G's update (the TF DCGAN tutorial's step; "
+                     "default: Algorithm 1, fresh noise for G)"),
     # optimisation
     "epochs": ("optimisation", int, None, "passes over the data"),
     "batch_size": ("optimisation", int, None, "GLOBAL batch size (split across replicas)"),

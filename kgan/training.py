@@ -61,7 +61,8 @@ def build_model(c, data_shape, num_classes):
         d_opts["minibatch_std"] = c["minibatch_std"]
     options = {k: c[k] for k in ("real_label", "gp_weight", "r1_gamma", "instance_noise",
                                  "instance_noise_steps", "replay_buffer_size", "packing",
-                                 "feature_matching", "unrolled_steps", "gradient_penalty")}
+                                 "feature_matching", "unrolled_steps", "gradient_penalty",
+                                 "shared_fakes")}
     pieces = kgan.options.to_pieces(loss=c["loss"], **options)
     return classes[c["variant"]](
         data_shape=data_shape, latent_dim=c["latent_dim"],

@@ -162,11 +162,11 @@ def test_every_flag_has_help_with_its_default_in_groups():
 
 def test_cli_choices_match_the_library():
     import kgan
-    from kgan import cli, distribute, models
+    from kgan import cli, distribute, options
 
     assert tuple(kgan.losses.available()) == cli.LOSSES
     assert cli.ARCHITECTURES == ("auto",) + tuple(kgan.networks.ARCHITECTURES)
-    assert cli.GRADIENT_PENALTIES == tuple(models.GRADIENT_PENALTIES)
+    assert cli.GRADIENT_PENALTIES == tuple(options.GRADIENT_PENALTIES)
     assert cli.STRATEGIES == tuple(distribute.STRATEGIES)
 
 
