@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
@@ -51,7 +50,7 @@ def main(argv=None):
     import tensorflow as tf
 
     from kgan.data import load_digits_images, scale_images
-    from kgan.metrics import DigitsClassifier, build_mnist_classifier
+    from kgan.metrics import DigitsClassifier
     from kgan.metrics.extractors import DIGITS_SPLIT
 
     keras.utils.set_random_seed(args.seed)
@@ -61,35 +60,11 @@ def main(argv=None):
     x_train, y_train = parts["classifier_train"]
     x_train = scale_images(x_train)
 
-    augment = keras.Sequential([
-        keras.layers.RandomTranslation(0.08, 0.08, fill_mode="constant", fill_value=-1.0,
-                                       seed=args.seed),
-        keras.layers.RandomRotation(10 / 360, fill_mode="constant", fill_value=-1.0,
-                                    seed=args.seed + 1),
-        keras.layers.RandomZoom(0.1, fill_mode="constant", fill_value=-1.0, seed=args.seed + 2),
-    ], name="augment")
-    ds = (tf.data.Dataset.from_tensor_slices((x_train, y_train))
-          .shuffle(len(x_train), seed=args.seed, reshuffle_each_iteration=True)
-          .batch(args.batch_size)
-          .map(lambda x, y: (augment(x, training=True), y))  # sequential: deterministic
-          .prefetch(tf.data.AUTOTUNE))
-
-    model = build_mnist_classifier()
-    steps = args.epochs * int(np.ceil(len(x_train) / args.batch_size))
-    schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, steps)
-    model.compile(keras.optimizers.Adam(schedule),
-                  keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
-    t0 = time.time()
-    model.fit(ds, epochs=args.epochs, verbose=2)
-    train_seconds = time.time() - t0
-
+    model, train_seconds = common.train_classifier(x_train, y_train, args.epochs, args.batch_size,
+                                                   args.learning_rate, args.seed)
     os.makedirs(args.out, exist_ok=True)
     weights = os.path.join(args.out, "digits_classifier.weights.h5")
-    # A fresh copy: a compiled model's save_weights also stores the optimizer's slots.
-    bare = build_mnist_classifier()
-    bare.set_weights(model.get_weights())
-    bare.save_weights(weights)
+    model.save_weights(weights)
 
     # Measure through the public extractor, exactly as the run report uses it.
     from kgan.report import confident_share, softmax
