@@ -99,11 +99,12 @@ def test_conditional_dataset_without_labels(cgan):
         cgan.fit(ds, verbose=0)
 
 
-def test_nan_loss_stops_training_and_keeps_checkpoint(tmp_path):
+@pytest.mark.parametrize("jit", [False, True])
+def test_nan_loss_stops_training_and_keeps_checkpoint(tmp_path, jit):
     keras.utils.set_random_seed(0)
     gan = kgan.VanillaGAN(data_shape=(2,), latent_dim=4, generator_options={"hidden_units": (8,)},
                           discriminator_options={"hidden_units": (8,)}, seed=0)
-    gan.compile()
+    gan.compile(jit_compile=jit)
     good = kgan.data.ring_mixture().sample(64, 0)[0]
     ckpt = str(tmp_path / "ckpt.keras")
     gan.fit(good, batch_size=16, epochs=1, verbose=0,

@@ -153,11 +153,12 @@ class NaNForG(Term):
         return record.fake_scores[:, 0] * np.float32(np.nan)
 
 
-def test_nan_guard_stops_g_update_after_d_updated():
+@pytest.mark.parametrize("jit", [False, True])
+def test_nan_guard_stops_g_update_after_d_updated(jit):
     keras.utils.set_random_seed(0)
     gan = kgan.GAN(data_shape=(2,), latent_dim=4, architecture="mlp", terms=[NaNForG()], seed=0,
                    generator_options={"hidden_units": (8,)}, discriminator_options={"hidden_units": (8,)})
-    gan.compile()
+    gan.compile(jit_compile=jit)
     g0 = [np.array(v) for v in gan.generator.trainable_variables]
     d0 = [np.array(v) for v in gan.discriminator.trainable_variables]
     with pytest.raises(kgan.NonFiniteLossError, match=r"the generator loss became NaN"):
@@ -232,3 +233,35 @@ def test_generate_checks_the_count_and_works_batch_by_batch(monkeypatch):
     monkeypatch.undo()
     whole = gan.generate(10, seed=4)
     np.testing.assert_array_equal(gan.generate(10, seed=4, batch_size=3), whole)
+
+
+def test_nan_guard_under_two_replicas():
+    # (XLA under MirroredStrategy on logical CPU devices fails in Keras itself: XLA's
+    # "variable on a different device" limitation; the guard's XLA path is tested above.)
+    jit = False
+    with mirrored_strategy().scope():
+        gan = kgan.GAN(data_shape=(2,), latent_dim=4, architecture="mlp", terms=[NaNForG()],
+                       seed=0, generator_options={"hidden_units": (8,)},
+                       discriminator_options={"hidden_units": (8,)})
+        gan.compile(jit_compile=jit)
+    g0 = [np.array(v) for v in gan.generator.trainable_variables]
+    ds, _ = kgan.data.training_stream(kgan.data.ring_mixture().sample(32, 0)[0], batch_size=16)
+    with pytest.raises(kgan.NonFiniteLossError, match="the generator loss"):
+        gan.fit(ds, steps_per_epoch=2, verbose=0)
+    for a, b in zip(g0, gan.generator.trainable_variables):
+        np.testing.assert_array_equal(a, np.array(b))
+    assert gan.step == 0
+
+
+def test_jit_auto_times_both_forms_and_keeps_the_faster():
+    gan = kgan.GAN(data_shape=(2,), latent_dim=4, architecture="mlp", seed=0,
+                   generator_options={"hidden_units": (8,)}, discriminator_options={"hidden_units": (8,)})
+    gan.compile(jit_compile="auto")
+    x = kgan.data.ring_mixture().sample(16 * 20, 0)[0]
+    hist = gan.fit(x, batch_size=16, epochs=1, verbose=0)
+    choice = gan.jit_choice
+    assert choice is not None and set(choice["median_step_s"]) == {"plain", "xla"}
+    faster = choice["median_step_s"]["xla"] < choice["median_step_s"]["plain"]
+    assert choice["jit_compile"] is faster and bool(gan.jit_compile) is faster
+    assert gan.step == 20 and np.isfinite(hist.history["g_loss"]).all()  # every timed step trained
+    assert gan.get_compile_config()["jit_compile"] == "auto"

@@ -10,8 +10,6 @@ built on it) do.
 
 from __future__ import annotations
 
-import re
-
 import tensorflow as tf
 import keras
 from keras import ops
@@ -20,12 +18,28 @@ from keras.src.trainers import compile_utils
 from kgan import distribute
 from kgan import validation
 from kgan.core import replica
+from kgan.core.guards import ChooseJit, NonFiniteGuard, NonFiniteLossError  # noqa: F401
 
-NONFINITE = "kgan: non-finite loss"
 
 
-class NonFiniteLossError(FloatingPointError):
-    """Raised when a loss becomes NaN/Inf; the step's update is not applied."""
+def _apply_if(optimizer, grads, variables, ok):
+    """``optimizer.apply(grads, variables)`` when ``ok``, under any strategy.
+
+    A cond whose branch calls ``merge_call`` is not allowed in a replica
+    context, so under MirroredStrategy the cond runs in the cross-replica
+    context and applies on every replica from there (Keras's
+    LossScaleOptimizer does the same).
+    """
+    if tf.__internal__.distribute.strategy_supports_no_merge_call():
+        ops.cond(ok, lambda: optimizer.apply(grads, variables), lambda: None)
+        return
+
+    def cross_replica(distribution, grads, ok):
+        first = distribution.experimental_local_results(ok)[0]  # equal on every replica
+        ops.cond(first, lambda: distribution.extended.call_for_each_replica(
+            optimizer.apply, args=(grads, variables)), lambda: None)
+
+    tf.distribute.get_replica_context().merge_call(cross_replica, args=(grads, ok))
 
 
 class _Metrics(compile_utils.MetricsList):
@@ -34,12 +48,6 @@ class _Metrics(compile_utils.MetricsList):
     # trackers are grouped in one: EarlyStopping(monitor="g_loss") works.
     def result(self):
         return {m.name: m.result() for m in self.metrics}
-
-
-def _which(error):
-    """The network named in a non-finite-loss assertion ("generator", ...)."""
-    found = re.search(re.escape(NONFINITE) + r" \((\w+)\)", str(error))
-    return found.group(1) if found else "training"
 
 
 def _tracker(name):
@@ -74,6 +82,12 @@ class AdversarialModel(keras.Model):
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.trackers = {name: _tracker(name) for name in self.metric_names}
         self._metric_list = _Metrics(list(self.trackers.values()), name="gan_metrics")
+        # 0, or which network's update met a non-finite loss (1-based, order of
+        # `networks`); read by fit after every step. Not saved.
+        object.__setattr__(self, "nonfinite", keras.Variable(
+            0, dtype="int32", trainable=False, name="nonfinite", aggregation="only_first_replica"))
+        self._jit_auto = False
+        self.jit_choice = None
         for key in self.networks:
             setattr(self, key, None)
 
@@ -89,7 +103,9 @@ class AdversarialModel(keras.Model):
         optimizer slots lazily fails on its first update.
 
         Args:
-            jit_compile: compile the train step with XLA.
+            jit_compile: compile the train step with XLA: ``True``, ``False``, or
+                ``"auto"``: the first ``fit`` times a few steps each way on this
+                device and keeps the faster (``model.jit_choice`` says which).
             steps_per_execution: train steps per compiled call.
             run_eagerly: debug mode.
             **kwargs: the optimizers (instances, names or configs; default
@@ -111,7 +127,11 @@ class AdversarialModel(keras.Model):
         opts = {k: self._make_optimizer(kwargs.pop(k, None), k) for k in keys}
         if len({id(o) for o in opts.values()}) < len(opts):
             raise ValueError(f"{' and '.join(keys)} must be different optimizer objects.")
-        super().compile(optimizer=None, jit_compile=jit_compile,
+        self._jit_auto = jit_compile == "auto"
+        if self._jit_auto and self.jit_choice is not None:
+            jit_compile = self.jit_choice["jit_compile"]  # measured already
+        super().compile(optimizer=None, jit_compile=False if self._jit_auto and
+                        self.jit_choice is None else jit_compile,
                         steps_per_execution=steps_per_execution, run_eagerly=run_eagerly, **kwargs)
         for key, net in self.networks.items():
             setattr(self, key, opts[key])
@@ -142,6 +162,12 @@ class AdversarialModel(keras.Model):
     def apply(self, optimizer, loss, tape, variables, what):
         """Applies ``d loss / d variables``, never after a non-finite loss.
 
+        The update runs only when this step's loss and gradients are finite on
+        every replica and no earlier update of the step was skipped; otherwise
+        nothing changes (weights, moments, step counter) and a flag tells
+        ``fit`` to raise :class:`NonFiniteLossError` after the step. Built from
+        a condition rather than an assertion, so it holds under XLA too.
+
         Args:
             optimizer: the optimizer (its ``scale_loss`` is applied here).
             loss: the replica's share of the loss (recorded on ``tape``).
@@ -153,16 +179,17 @@ class AdversarialModel(keras.Model):
         # Dense label-embedding gradients: sparse IndexedSlices all-reduce with
         # replica-dependent shapes under MirroredStrategy, and the tables are small.
         grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
-        if self.jit_compile:
-            optimizer.apply(grads, variables)
-            return
-        # Stop before the update: the weights, the optimizer's moments and its step
-        # counter stay as the last good step left them. Every op of the update is
-        # created under the dependency (automatic control deps only order ops that
-        # share a resource, and the counter's increment reads no gradient).
-        check = tf.debugging.assert_all_finite(loss, f"{NONFINITE} ({what})")
-        with tf.control_dependencies([check]):
-            optimizer.apply(grads, variables)
+        bad = ops.logical_not(ops.all(ops.isfinite(loss)))
+        for g in grads:
+            if g is not None:
+                bad = ops.logical_or(bad, ops.logical_not(ops.all(ops.isfinite(g))))
+        code = list(self.networks.values()).index(what) + 1 if what in self.networks.values() else 99
+        # Every replica takes the same decision: any replica's bad value stops all.
+        bad = replica.all_sum(ops.cast(bad, "int32")) > 0
+        ok = ops.logical_and(ops.logical_not(bad), ops.equal(self.nonfinite.value, 0))
+        with tf.control_dependencies([self.nonfinite.assign(
+                ops.where(ok, self.nonfinite.value, ops.maximum(self.nonfinite.value, code)))]):
+            _apply_if(optimizer, grads, variables, ok)
 
     def draw(self, fn, batch_size):
         """``fn(n)`` for the global batch from the model's seed, this replica's rows."""
@@ -206,10 +233,6 @@ class AdversarialModel(keras.Model):
         """``{marker: exception factory}`` for in-graph assertion messages."""
         n = self.distribute_strategy.num_replicas_in_sync
         return {
-            NONFINITE: lambda e: NonFiniteLossError(
-                f"Training stopped: the {_which(e)} loss became NaN or Inf. The update that "
-                "produced it was not applied, and checkpoints written before it are untouched. "
-                "Lower the learning rate or add a penalty."),
             replica.SPLIT_ERROR: lambda e: validation.DataError(
                 f"A global batch did not split evenly across {n} replicas (a partial last "
                 f"batch?). Use a batch size divisible by {n} and drop_remainder=True."),
@@ -235,11 +258,18 @@ class AdversarialModel(keras.Model):
         """``keras.Model.fit`` with input checks before the first step and clear failures.
 
         A NaN/Inf loss stops training with :class:`NonFiniteLossError`
-        before the bad update is applied.
+        after the step, whose update was not applied. With
+        ``compile(jit_compile="auto")`` the first fit times steps with and
+        without XLA and keeps the faster (``model.jit_choice``).
 
         Example:
             >>> gan.fit(dataset, epochs=5)
         """
+        self.nonfinite.assign(0)
+        extra = [NonFiniteGuard()]
+        if self._jit_auto and self.jit_choice is None:
+            extra.append(ChooseJit())
+        kwargs["callbacks"] = extra + list(kwargs.get("callbacks") or [])
         return self._checked(super().fit, x, y, batch_size, kwargs)
 
     def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
@@ -267,7 +297,7 @@ class AdversarialModel(keras.Model):
         if not self.optimizers_built:
             return None
         config = {k: keras.saving.serialize_keras_object(getattr(self, k)) for k in self.networks}
-        config.update(jit_compile=bool(self.jit_compile),
+        config.update(jit_compile="auto" if self._jit_auto else bool(self.jit_compile),
                       steps_per_execution=self.steps_per_execution)
         return config
 
