@@ -125,11 +125,12 @@ def build_model(cfg, seed):
     import kgan
 
     cls = getattr(kgan, cfg["model"])
-    kwargs = dict(data_shape=cfg["data_shape"], latent_dim=cfg["latent_dim"], loss=cfg["loss"],
+    kwargs = dict(data_shape=cfg["data_shape"], latent_dim=cfg["latent_dim"],
+                  loss=kgan.losses.GANLoss(cfg["loss"], real_label=cfg.get("real_label", 1.0)),
                   architecture=cfg["architecture"], seed=seed,
                   generator_options=cfg["generator_options"],
                   discriminator_options=cfg["discriminator_options"],
-                  d_steps=cfg.get("d_steps", 1), real_label=cfg.get("real_label", 1.0))
+                  d_steps=cfg.get("d_steps", 1), ema_decay=cfg.get("ema_decay") or 0.0)
     if cfg.get("num_classes"):
         kwargs["num_classes"] = cfg["num_classes"]
     kwargs.update(cfg.get("model_options", {}))
@@ -152,18 +153,15 @@ def train(cfg, seed, samples, labels, epochs_log=10):
     import keras
 
     from kgan import data
-    from kgan.eval_callbacks import GeneratorEMA
-
     keras.utils.set_random_seed(seed)
     model = build_model(cfg, seed)
     ds = data.as_dataset(samples, labels if cfg.get("num_classes") else None,
                          batch_size=cfg["batch_size"], seed=seed, repeat=True)
-    callbacks = [GeneratorEMA(cfg["ema_decay"])] if cfg.get("ema_decay") else []
     steps = max(int(cfg["steps"]), cfg.get("steps_per_execution", 1))
     epochs = min(epochs_log, steps)
     t0 = time.time()
     hist = model.fit(ds, steps_per_epoch=steps // epochs, epochs=epochs, verbose=0,
-                     callbacks=callbacks)
+                     )
     seconds = time.time() - t0
     log = {k: [round(float(v), 4) for v in vals] for k, vals in hist.history.items()}
     return model, seconds, log

@@ -123,7 +123,8 @@ def build(trick, steps, seed, base=BASE):
     d_options = copy.deepcopy(base["discriminator_options"])
     d_options.update(overrides.pop("discriminator_options", {}))
     kwargs = dict(data_shape=(2,), architecture="mlp", seed=seed, latent_dim=base["latent_dim"],
-                  generator_options=base["generator_options"], discriminator_options=d_options)
+                  generator_options=base["generator_options"], discriminator_options=d_options,
+                  ema_decay=base.get("ema_decay") or 0.0)
     # The flat trick options map onto the model's pieces (terms, transforms, step).
     for key in ("loss", "d_steps"):
         if key in overrides:
@@ -148,7 +149,6 @@ def run_one(trick, dataset, seed, steps, num_samples, base=BASE):
     import keras
 
     from kgan import data
-    from kgan.eval_callbacks import GeneratorEMA
     from kgan.metrics import generate_samples, mode_statistics
 
     mixture = data.ring_mixture() if dataset == "ring" else data.grid_mixture()
@@ -158,14 +158,13 @@ def run_one(trick, dataset, seed, steps, num_samples, base=BASE):
     steps = max(spe, steps // spe * spe)
     model = build(trick, steps, seed, base)
     ds = data.as_dataset(x, batch_size=base["batch_size"], seed=seed, repeat=True)
-    callbacks = [GeneratorEMA(base["ema_decay"])] if base.get("ema_decay") else []
     t0 = time.time()
-    hist = model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0, callbacks=callbacks)
+    hist = model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
     seconds = time.time() - t0
     record = {"trick": trick, "dataset": dataset, "seed": seed, "steps": steps, "seconds": round(seconds, 1)}
     raw, _ = generate_samples(model, num_samples, seed=10_000)
     samples = raw
-    if callbacks:
+    if model.ema_generator is not None:
         # The EMA generator is the evaluated one; the raw generator's figures are kept too.
         record.update(mode_statistics(raw, mixture).to_dict(prefix="raw_"))
         samples, _ = generate_samples(model, num_samples, seed=10_000, use_ema=True)

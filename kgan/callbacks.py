@@ -91,7 +91,6 @@ class TrainingState(keras.callbacks.Callback):
     """
 
     FILE = "state.weights.h5"
-    EMA_FILE = "ema-{step}.weights.h5"
 
     def __init__(self, directory, every=None):
         super().__init__()
@@ -103,43 +102,22 @@ class TrainingState(keras.callbacks.Callback):
     def path(self):
         return os.path.join(self.directory, self.FILE)
 
-    def _ema_path(self, step):
-        return os.path.join(self.directory, self.EMA_FILE.format(step=step))
-
     def restore(self, model):
         """Loads the last state into ``model`` if there is one; returns the global step.
 
-        An EMA generator saved with that state (see
-        :class:`kgan.eval_callbacks.GeneratorEMA`) is restored into
-        ``model.ema_generator``, so the average also resumes exactly.
+        The state holds every variable of the model, the EMA generator's too
+        (``ema_decay``), so the average also resumes exactly.
         """
         if os.path.exists(self.path):
             model.load_weights(self.path)
-            ema_path = self._ema_path(model.step)
-            if os.path.exists(ema_path):
-                from kgan.eval_callbacks import attach_ema_generator
-
-                attach_ema_generator(model).load_weights(ema_path)
         return model.step
 
     def save(self):
         os.makedirs(self.directory, exist_ok=True)
-        step = self.model.step
-        ema = getattr(self.model, "ema_generator", None)
-        if ema is not None:
-            # The EMA lives outside the model's weights; its file is named by
-            # step and written first, so the state file (renamed last) always
-            # has its matching average, even after a crash between the two.
-            tmp = os.path.join(self.directory, "incoming.ema.weights.h5")
-            ema.save_weights(tmp, overwrite=True)
-            os.replace(tmp, self._ema_path(step))
         tmp = os.path.join(self.directory, "incoming." + self.FILE)
         self.model.save_weights(tmp, overwrite=True)
         os.replace(tmp, self.path)
-        for name in os.listdir(self.directory):  # older averages are no longer needed
-            if name.startswith("ema-") and name != os.path.basename(self._ema_path(step)):
-                os.remove(os.path.join(self.directory, name))
-        self._last_saved = step
+        self._last_saved = self.model.step
 
     def on_train_batch_end(self, batch, logs=None):
         if not self.every:

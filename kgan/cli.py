@@ -29,7 +29,7 @@ _TFDS_NAME = re.compile(r"^[a-z][a-z0-9_]*(/[a-z0-9_.]+)?(:[0-9]+(\.[0-9*]+){0,2
 
 # What a run writes into its --out folder; --overwrite removes exactly these.
 RUN_OUTPUTS = ("config.json", "logs", "samples", "checkpoints", "backup", "model.keras",
-               "ema_generator.keras", "samples.png", "export", "export_samples.png",
+               "samples.png", "export", "export_samples.png",
                "summary.json", "metrics.csv", "curves.png")
 # Options that do not change what a run computes: a rerun may differ in them and still resume.
 _NOT_IDENTITY = ("verbose",)
@@ -503,9 +503,9 @@ def build_sample_parser():
     p.add_argument("--labels", type=label_list, default=None,
                    help="conditional models: labels, comma-separated, repeated to N samples "
                         "(e.g. 7 for all sevens; not given: 0, 1, ..., K-1, 0, ...)")
-    p.add_argument("--ema", action="store_true",
-                   help="sample the EMA generator saved beside the .keras model "
-                        "(ema_generator.keras), as the run's samples.png and export do")
+    p.add_argument("--raw", action="store_true",
+                   help="sample a .keras model's trained generator instead of the EMA generator "
+                        "it keeps (--ema-decay), which samples.png and the export use")
     p.add_argument("--out", default="samples",
                    help="output path stem: writes OUT.png, OUT.npy (and OUT_labels.npy for "
                         "conditional models)")
@@ -527,7 +527,7 @@ def parse_sample_args(argv=None):
     is_keras = os.path.isfile(args.model)
     if is_keras and not args.model.endswith(".keras"):
         p.error(f"model {args.model!r} is a file but not a .keras model")
-    if args.ema and not is_keras:
-        p.error("--ema needs a .keras model (an export already holds the network it was "
+    if args.raw and not is_keras:
+        p.error("--raw needs a .keras model (an export holds only the network it was "
                 "exported with)")
     return args

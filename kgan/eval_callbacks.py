@@ -1,7 +1,8 @@
-"""Evaluation callbacks: generator weight averaging and periodic quality metrics.
+"""Evaluation callbacks: periodic quality metrics during ``fit``.
 
-- :class:`GeneratorEMA` keeps ``model.ema_generator``, an exponential moving
-  average of the generator's weights, updated after every train batch.
+(The exponential moving average of G's weights is a model option,
+``ema_decay``, see :mod:`kgan.core.ema`.)
+
 - :class:`GeneratorMetrics` (and its shortcuts :class:`ModeCoverage` and
   :class:`FrechetDistance`) generates samples every few epochs, computes
   metrics with a :mod:`kgan.metrics` evaluator and writes them into the epoch
@@ -16,131 +17,9 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-import tensorflow as tf
 import keras
 
 from kgan.metrics import evaluation
-
-
-def _same_structure(a, b):
-    wa, wb = a.weights, b.weights
-    return len(wa) == len(wb) and all(tuple(x.shape) == tuple(y.shape) for x, y in zip(wa, wb))
-
-
-def attach_ema_generator(model):
-    """Returns ``model.ema_generator``, creating it as a copy of the generator if needed.
-
-    The copy is made under the model's distribution strategy and is NOT
-    tracked by the model (see :class:`GeneratorEMA`).
-
-    Args:
-        model: a :class:`kgan.GAN`.
-
-    Returns:
-        the EMA generator (a ``keras.Model`` shaped like ``model.generator``).
-
-    Example:
-        >>> ema = attach_ema_generator(gan)
-        >>> ema.load_weights("ema.weights.h5")
-    """
-    generator = model.generator
-    ema = getattr(model, "ema_generator", None)
-    if ema is None or not _same_structure(ema, generator):
-        with model.distribute_strategy.scope():
-            ema = keras.models.clone_model(generator)
-            ema.set_weights(generator.get_weights())
-        # Untracked on purpose (see GeneratorEMA): keras.Layer's __setattr__
-        # would add the clone's weights to the GAN's own.
-        object.__setattr__(model, "ema_generator", ema)
-    return ema
-
-
-class GeneratorEMA(keras.callbacks.Callback):
-    """Exponential moving average of the generator's weights.
-
-    At the start of training the callback clones ``model.generator`` (same
-    architecture, same weights) into ``model.ema_generator``; after every
-    train batch it updates
-
-    ``ema <- decay * ema + (1 - decay) * w``
-
-    for every trainable weight ``w`` of the generator and copies the
-    non-trainable ones (batch-norm moving statistics). Averaging the
-    generator over iterates (Yazıcı et al., "The Unusual Effectiveness of
-    Averaging in GAN Training", ICLR 2019; Karras et al. 2018) gives
-    smoother, usually better samples; evaluation (``GeneratorMetrics(...,
-    use_ema=True)``) and export (``getattr(model, "ema_generator", None) or
-    model.generator``) use it.
-
-    The clone's variables are created under ``model.distribute_strategy``'s
-    scope, so the callback works for models built under a ``tf.distribute``
-    strategy. When one callback call covers several generator updates
-    (``steps_per_execution > 1``), the update uses ``decay ** k`` for the
-    ``k`` updates since the last call.
-
-    ``ema_generator`` is deliberately NOT tracked by the GAN model: the
-    model's weights and ``.keras`` files are unchanged by this callback.
-    :class:`kgan.callbacks.TrainingState` saves and restores the average
-    beside its state (place ``GeneratorEMA`` before it in the callback list,
-    so the state holds the updated average); otherwise save
-    ``model.ema_generator`` yourself (e.g.
-    ``model.ema_generator.save("ema_generator.keras")``). A later ``fit`` on
-    the same model continues the same average.
-
-    Args:
-        decay: the EMA decay in [0, 1); 0.999 averages over ~1,000 steps.
-        start_step: until the generator has made this many updates, the EMA
-            copies the generator instead of averaging (early weights are
-            usually poor).
-
-    Example:
-        >>> gan.fit(ds, epochs=20, callbacks=[GeneratorEMA(0.999)])
-        >>> images = gan.ema_generator(z, training=False)
-    """
-
-    def __init__(self, decay=0.999, start_step=0):
-        super().__init__()
-        decay = float(decay)
-        if not 0.0 <= decay < 1.0:
-            raise ValueError(f"decay must be in [0, 1), got {decay}.")
-        self.decay = decay
-        self.start_step = int(start_step)
-        self._update_fn = None
-        self._last_iteration = None
-
-    @staticmethod
-    def _iterations(model):
-        opt = getattr(model, "g_optimizer", None)
-        if opt is None:
-            raise RuntimeError("GeneratorEMA needs a compiled kgan GAN (model.g_optimizer).")
-        return int(keras.ops.convert_to_numpy(opt.iterations))
-
-    def on_train_begin(self, logs=None):
-        model = self.model
-        generator = model.generator
-        ema = attach_ema_generator(model)
-        pairs = list(zip(ema.trainable_weights, generator.trainable_weights))
-        copies = list(zip(ema.non_trainable_weights, generator.non_trainable_weights))
-
-        def update(decay):
-            for e, w in pairs:
-                d = tf.cast(decay, e.dtype)
-                e.assign(d * e.value + (1.0 - d) * tf.cast(w.value, e.dtype))
-            for e, w in copies:
-                e.assign(w.value)
-
-        self._update_fn = tf.function(update)
-        self._last_iteration = self._iterations(model)
-
-    def on_train_batch_end(self, batch, logs=None):
-        it = self._iterations(self.model)
-        k = it - self._last_iteration
-        if k <= 0:
-            return
-        self._last_iteration = it
-        decay = 0.0 if it <= self.start_step else self.decay ** k
-        with self.model.distribute_strategy.scope():
-            self._update_fn(tf.constant(decay, tf.float32))
 
 
 class GeneratorMetrics(keras.callbacks.Callback):
@@ -163,8 +42,8 @@ class GeneratorMetrics(keras.callbacks.Callback):
         seed: first latent seed.
         labels: requested labels for conditional models (default
             ``0, 1, ..., K-1, 0, ...``).
-        use_ema: evaluate ``model.ema_generator`` (needs
-            :class:`GeneratorEMA` earlier in the callback list).
+        use_ema: evaluate ``model.ema_generator`` (a model built with
+            ``ema_decay``).
         prefix: key prefix; default ``"ema_"`` with ``use_ema`` else ``""``.
         verbose: print the metrics after each evaluation.
 

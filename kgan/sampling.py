@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import sys
-import types
 
 import numpy as np
 
@@ -80,7 +79,7 @@ def find_export(path):
                         f"kgan.export.export_generator).")
 
 
-def sample(model_path, num_samples, seed=0, labels=None, ema=False):
+def sample(model_path, num_samples, seed=0, labels=None, raw=False):
     """Draws samples from a ``.keras`` model or an export directory.
 
     Args:
@@ -88,7 +87,9 @@ def sample(model_path, num_samples, seed=0, labels=None, ema=False):
         num_samples: N.
         seed: sample ``i`` uses latent seed ``seed + i``.
         labels: requested labels (repeated to N) for conditional models.
-        ema: use ``ema_generator.keras`` saved beside a ``.keras`` model.
+        raw: sample a ``.keras`` model's trained generator, not the EMA
+            generator it keeps (``ema_decay``), which is the default, as in
+            the run's samples and export.
 
     Returns:
         ``(samples float32 [N, ...], labels int32 [N] or None)``.
@@ -116,15 +117,8 @@ def sample(model_path, num_samples, seed=0, labels=None, ema=False):
     if not isinstance(model, kgan.GAN):
         raise SamplingError(f"{model_path} holds a {type(model).__name__}, not a kgan GAN.")
     y = expand_labels(labels, num_samples, model.num_classes)
-    if not ema:
-        return generate_samples(model, num_samples, seed=seed, labels=y)
-    ema_path = os.path.join(os.path.dirname(os.path.abspath(model_path)), "ema_generator.keras")
-    if not os.path.isfile(ema_path):
-        raise SamplingError(f"--ema: {ema_path} not found (the run kept no EMA generator).")
-    # generate_samples reads only these three attributes for the EMA path
-    view = types.SimpleNamespace(num_classes=model.num_classes, latent_dim=model.latent_dim,
-                                 ema_generator=keras.saving.load_model(ema_path))
-    return generate_samples(view, num_samples, seed=seed, labels=y, use_ema=True)
+    use_ema = not raw and model.ema_generator is not None
+    return generate_samples(model, num_samples, seed=seed, labels=y, use_ema=use_ema)
 
 
 def write_samples(samples, labels, stem):
@@ -162,7 +156,7 @@ def main(argv=None):
     """
     args = parse_sample_args(argv)
     try:
-        x, y = sample(args.model, args.num_samples, args.seed, args.labels, args.ema)
+        x, y = sample(args.model, args.num_samples, args.seed, args.labels, args.raw)
     except SamplingError as e:
         print(f"sample.py: error: {e}", file=sys.stderr)
         return 2

@@ -266,8 +266,8 @@ def test_sigkill_mid_epoch_then_rerun_resumes_exactly(tmp_path):
     assert summary["resumed_from_step"] == 10 and summary["steps"] == 32
     for a, b in zip(_model_weights(str(full / "model.keras")), _model_weights(str(crash / "model.keras"))):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
-    ema_full = keras.saving.load_model(str(full / "ema_generator.keras")).weights
-    ema_crash = keras.saving.load_model(str(crash / "ema_generator.keras")).weights
+    ema_full = keras.saving.load_model(str(full / "model.keras")).ema_generator.weights
+    ema_crash = keras.saving.load_model(str(crash / "model.keras")).ema_generator.weights
     assert len(ema_full) == len(ema_crash) > 0
     for a, b in zip(ema_full, ema_crash):
         np.testing.assert_allclose(np.array(a), np.array(b), rtol=1e-6, atol=1e-7)

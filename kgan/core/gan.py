@@ -28,7 +28,7 @@ from kgan import losses as losses_lib
 from kgan import networks
 from kgan import steps as steps_lib
 from kgan import validation
-from kgan.core import checks, replica, sampling
+from kgan.core import checks, ema, replica, sampling
 from kgan.core.adversarial import AdversarialModel
 from kgan.core.pieces import Term, Transform, check_list, serialize
 from kgan.core.record import Batch, Record
@@ -76,6 +76,10 @@ class GAN(AdversarialModel):
         generator_options / discriminator_options: keyword arguments for
             the network builders (``kgan.networks``), e.g.
             ``{"spectral_norm": True}`` (SNGAN) or ``{"minibatch_std": 4}``.
+        ema_decay: keep ``ema_generator``, the exponential moving average of
+            G's weights (``kgan.core.ema``); ``generate`` and the export use
+            it, and it is saved and resumed with the model. 0: none.
+        ema_start_step: the average copies G until G has made this many updates.
         seed: seed of the noise stream.
 
     Example:
@@ -95,7 +99,8 @@ class GAN(AdversarialModel):
     def __init__(self, generator=None, discriminator=None, *, data_shape=None, latent_dim=None,
                  num_classes=None, architecture=None, loss=None, d_steps=1, terms=None,
                  transforms=None, step=None, d_conditioning="input", generator_options=None,
-                 discriminator_options=None, seed=None, **kwargs):
+                 discriminator_options=None, ema_decay=0.0, ema_start_step=0, seed=None,
+                 **kwargs):
         super().__init__(seed=seed, **kwargs)
         if int(d_steps) < 1:
             raise ValueError(f"d_steps must be >= 1, got {d_steps}.")
@@ -131,6 +136,8 @@ class GAN(AdversarialModel):
         self.generator = generator
         self.discriminator = discriminator
         checks.check_networks(self)
+        self.ema_decay, self.ema_start_step = ema.check(ema_decay, ema_start_step)
+        self.ema_generator = ema.clone(generator) if self.ema_decay else None
         # Built here, inside the strategy scope the model is created in; state
         # layers (replay buffers) are tracked and saved with the weights.
         pieces = self.terms + self.transforms + [self.step_strategy]
@@ -307,6 +314,9 @@ class GAN(AdversarialModel):
     def train_step(self, data):
         batch = self.unpack(data)
         d_loss, record, g_loss = self.step_strategy.run(self, batch)
+        if self.ema_generator is not None:
+            ema.update(self.ema_generator, self.generator, self.ema_decay, self.ema_start_step,
+                       self.g_optimizer.iterations)
         return self._track(batch, d_loss, g_loss, record)
 
     def test_step(self, data):
@@ -347,8 +357,12 @@ class GAN(AdversarialModel):
                     f"replica. Use a batch size divisible by {m * n} and drop_remainder=True.")}
 
     # ------------------------------------------------------------- generate
-    def generate(self, num_samples=None, z=None, labels=None, seed=None, batch_size=256):
+    def generate(self, num_samples=None, z=None, labels=None, seed=None, batch_size=256,
+                 raw=False):
         """Generates samples in the data's range (images in [-1, 1]), batch by batch.
+
+        The EMA generator is sampled when the model keeps one (``ema_decay``),
+        as the export does; ``raw=True`` samples the trained weights.
 
         Args:
             num_samples: how many (a positive int); optional when ``z`` is given.
@@ -368,7 +382,8 @@ class GAN(AdversarialModel):
         Example:
             >>> images = gan.generate(16, seed=0)
         """
-        return sampling.generate(self, self.generator, num_samples, z, labels, seed, batch_size)
+        network = self.generator if raw or self.ema_generator is None else self.ema_generator
+        return sampling.generate(self, network, num_samples, z, labels, seed, batch_size)
 
     # -------------------------------------------------------- serialization
     def get_config(self):
@@ -384,7 +399,8 @@ class GAN(AdversarialModel):
             "step": keras.saving.serialize_keras_object(self.step_strategy),
             "d_conditioning": self.d_conditioning,
             "generator_options": self.generator_options,
-            "discriminator_options": self.discriminator_options, "seed": self.seed,
+            "discriminator_options": self.discriminator_options, "ema_decay": self.ema_decay,
+            "ema_start_step": self.ema_start_step, "seed": self.seed,
         })
         return config
 

@@ -27,8 +27,8 @@ def generate_samples(model, num_samples, seed=0, labels=None, use_ema=False, bat
         seed: first latent seed.
         labels: requested labels ``[num_samples]`` for conditional models;
             default ``0, 1, ..., K-1, 0, ...``.
-        use_ema: use ``model.ema_generator`` (see
-            :class:`kgan.eval_callbacks.GeneratorEMA`); an error if absent.
+        use_ema: sample ``model.ema_generator`` (a model built with
+            ``ema_decay``); an error if absent. ``False``: the raw generator.
         batch_size: generator batch size.
 
     Returns:
@@ -44,11 +44,11 @@ def generate_samples(model, num_samples, seed=0, labels=None, use_ema=False, bat
     elif labels is not None:
         raise ValueError("labels were given but the model is not conditional.")
     if not use_ema:
-        return model.generate(n, seed=seed, labels=labels, batch_size=batch_size), labels
+        return model.generate(n, seed=seed, labels=labels, batch_size=batch_size, raw=True), labels
     generator = getattr(model, "ema_generator", None)
     if generator is None:
-        raise ValueError("use_ema=True but the model has no ema_generator; add the "
-                         "kgan.eval_callbacks.GeneratorEMA callback to fit().")
+        raise ValueError("use_ema=True but the model keeps no ema_generator; build it with "
+                         "ema_decay > 0 (e.g. kgan.DCGAN(..., ema_decay=0.999)).")
     import tensorflow as tf
 
     from kgan import noise
