@@ -28,7 +28,7 @@ next to in-process ``generate``. Training rows are measured ``--repeats``
 times round-robin with seeds 0, 1, ... and report best and median. Prints a
 table and writes JSON.
 
-    python benchmarks/throughput.py                 # full run (~15 min on 2 cores)
+    python benchmarks/throughput.py --steps 5       # full run (~17 min on 2 busy cores)
     python benchmarks/throughput.py --quick         # smoke run
     python benchmarks/throughput.py --kernels-only  # matmul and per-layer kernels only
     python benchmarks/throughput.py --torch-python /path/to/venv/bin/python  # + PyTorch rows
