@@ -1,10 +1,14 @@
-"""Layers for discriminators: minibatch standard deviation and packing.
+"""Layers: minibatch standard deviation, packing and sub-pixel upsampling.
 
-Both are mode-collapse remedies that let D look at more than one sample at
-a time. They are ordinary serializable Keras layers, usable in any network.
+The first two are mode-collapse remedies that let D look at more than one
+sample at a time; :class:`SubPixelConv2DTranspose` is a faster way for G to
+compute a strided transposed convolution. All are ordinary serializable
+Keras layers, usable in any network.
 """
 
 from __future__ import annotations
+
+import math
 
 import keras
 import tensorflow as tf
@@ -189,4 +193,153 @@ class Packing(keras.layers.Layer):
         return {**super().get_config(), "packing": self.packing}
 
 
-__all__ = ["MinibatchStdDev", "Packing", "pack", "unpack", "packed_shape"]
+def subpixel_taps(kernel_size, stride):
+    """Where each tap of a 1-D "same" transposed convolution lands in its sub-pixel form.
+
+    A stride-``s`` transposed convolution writes output pixel ``s*q + r``
+    from input pixels near ``q`` only, through the taps ``t`` with
+    ``t = (r + pad) mod s``, ``(r + pad) mod s + s``, ... So each output phase
+    ``r`` is an ordinary stride-1 correlation of the input, and all ``s``
+    phases together are one stride-1 correlation with ``s`` times the output
+    channels (taps a phase does not use are zero).
+
+    Args:
+        kernel_size: ``k`` of the transposed convolution.
+        stride: ``s``.
+
+    Returns:
+        ``(lo, hi, index)``: the correlation reads input offsets
+        ``lo .. hi`` (``lo <= 0 <= hi``) around each pixel, and
+        ``index[a][r]`` is the transposed-convolution tap at offset
+        ``lo + a`` of phase ``r``, or ``kernel_size`` where that phase has no
+        tap (the row of zeros appended to the kernel).
+
+    Example:
+        >>> subpixel_taps(4, 2)  # phase 0 reads taps 3, 1; phase 1 taps 2, 0
+        (-1, 1, [[3, 4], [1, 2], [4, 0]])
+    """
+    k, s = int(kernel_size), int(stride)
+    # TensorFlow's "same" padding of the forward convolution this transposes:
+    # max(k - s, 0) in all, the smaller half before.
+    pad = max(k - s, 0) // 2
+    taps = {}
+    for r in range(s):
+        base, phase = divmod(r + pad, s)
+        for m in range(math.ceil((k - phase) / s)):
+            taps[(base - m, r)] = s * m + phase
+    lo = min([0] + [d for d, _ in taps])
+    hi = max([0] + [d for d, _ in taps])
+    index = [[taps.get((lo + a, r), k) for r in range(s)] for a in range(hi - lo + 1)]
+    return lo, hi, index
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class Conv2DTranspose(keras.layers.Conv2DTranspose):
+    """``Conv2DTranspose`` ("same", channels-last) computed in sub-pixel form.
+
+    Also exported as ``SubPixelConv2DTranspose``. The class is named
+    ``Conv2DTranspose`` on purpose: Keras's weight files (``save_weights``,
+    ``.keras``) address a layer by its class name and position, so this name
+    is what lets a checkpoint move between the two forms.
+
+    Same weights (``kernel`` of shape ``(kh, kw, filters, in)``, ``bias``),
+    same variable names and the same output as
+    ``keras.layers.Conv2DTranspose(filters, kernel_size, strides, padding="same")``
+    to float rounding, so either layer loads the other's checkpoints. The
+    output is computed as one stride-1 convolution producing
+    ``strides**2 * filters`` channels followed by ``depth_to_space`` (Shi et
+    al. 2016), with the kernel rearranged on every call (a few KB of
+    gathers); the backward pass is ``Conv2DTranspose``'s own (a strided
+    convolution and its filter gradient). Whether this is faster depends on
+    the machine and the shape: on TensorFlow's CPU kernels it is for
+    transposed convolutions with few output channels, such as a generator's
+    image layer, and for stride 1 (``benchmarks/README.md``, Throughput).
+    Where the transposed kernel does not divide into the stride (e.g. 4x4 or
+    5x5 at stride 2), phases that lack a tap read a zero, so the convolution
+    does up to ``(ceil(k/s) + 1)**2 * s**2 / k**2`` times the multiply-adds.
+
+    Shi et al., "Real-Time Single Image and Video Super-Resolution Using an
+    Efficient Sub-Pixel Convolutional Neural Network", CVPR 2016; Odena et
+    al., "Deconvolution and Checkerboard Artifacts", Distill 2016.
+
+    Args:
+        filters, kernel_size, strides, activation, use_bias, initializers,
+            regularizers, constraints: as for ``keras.layers.Conv2DTranspose``.
+            Both strides must be equal.
+        padding: only ``"same"``.
+
+    Only ``data_format="channels_last"``, ``dilation_rate=1`` and
+    ``output_padding=None`` are supported (``ValueError`` otherwise).
+
+    Example:
+        >>> up = SubPixelConv2DTranspose(64, 4, strides=2, padding="same")
+        >>> type(up).__name__  # as keras.layers.Conv2DTranspose, for checkpoints
+        'Conv2DTranspose'
+        >>> up(ops.zeros((2, 7, 7, 128))).shape
+        (2, 14, 14, 64)
+    """
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="same", **kwargs):
+        super().__init__(filters, kernel_size, strides=strides, padding=padding, **kwargs)
+        if self.padding != "same":
+            raise ValueError(f"kgan's sub-pixel Conv2DTranspose supports padding='same' only, got {padding!r}.")
+        if self.data_format != "channels_last":
+            raise ValueError("kgan's sub-pixel Conv2DTranspose supports data_format='channels_last' only.")
+        if tuple(self.dilation_rate) != (1, 1) or self.output_padding is not None:
+            raise ValueError("kgan's sub-pixel Conv2DTranspose supports dilation_rate=1 and output_padding=None only.")
+        if self.strides[0] != self.strides[1]:
+            raise ValueError(f"kgan's sub-pixel Conv2DTranspose needs equal strides, got {self.strides}.")
+        s = self.strides[0]
+        (self._lo_h, self._hi_h, idx_h) = subpixel_taps(self.kernel_size[0], s)
+        (self._lo_w, self._hi_w, idx_w) = subpixel_taps(self.kernel_size[1], s)
+        # Python lists, not tensors: a layer must not hold graph constants.
+        self._idx_h = [t for row in idx_h for t in row]
+        self._idx_w = [t for row in idx_w for t in row]
+
+    def subpixel_kernel(self, kernel=None):
+        """The stride-1 kernel ``(A_h, A_w, in, s*s*filters)`` equivalent to ``kernel``."""
+        k = self.kernel if kernel is None else kernel
+        s = self.strides[0]
+        a_h, a_w = self._hi_h - self._lo_h + 1, self._hi_w - self._lo_w + 1
+        cout, cin = k.shape[2], k.shape[3]
+        k = tf.pad(k, [[0, 1], [0, 1], [0, 0], [0, 0]])         # a zero tap at index kh / kw
+        k = tf.gather(k, self._idx_h, axis=0)                   # [a_h*s, kw+1, out, in]
+        k = tf.gather(k, self._idx_w, axis=1)                   # [a_h*s, a_w*s, out, in]
+        k = tf.reshape(k, [a_h, s, a_w, s, cout, cin])
+        k = tf.transpose(k, [0, 2, 5, 1, 3, 4])                 # [a_h, a_w, in, r_h, r_w, out]
+        return tf.reshape(k, [a_h, a_w, cin, s * s * cout])     # depth_to_space's channel order
+
+    def call(self, inputs):
+        s = self.strides[0]
+        pads = [[0, 0], [-self._lo_h, self._hi_h], [-self._lo_w, self._hi_w], [0, 0]]
+
+        @tf.custom_gradient
+        def upsample(x, kernel):
+            y = tf.nn.conv2d(tf.pad(x, pads), self.subpixel_kernel(kernel), strides=1, padding="VALID")
+            if s > 1:
+                y = tf.nn.depth_to_space(y, s)
+
+            def grad(dy):
+                # Conv2DTranspose's own backward: a strided convolution for the
+                # input, and the filter gradient of that convolution. Autodiff
+                # of the forward above would run the slow transposed kernel
+                # here instead, and over s**2 times the channels.
+                dx = tf.nn.conv2d(dy, kernel, strides=s, padding="SAME")
+                dk = tf.compat.v1.nn.conv2d_backprop_filter(
+                    dy, tf.shape(kernel), x, [1, s, s, 1], "SAME")
+                return dx, dk
+
+            return y, grad
+
+        # A tensor, not the variable: custom_gradient returns the kernel's gradient itself.
+        y = upsample(inputs, tf.convert_to_tensor(self.kernel))
+        if self.use_bias:
+            # As Keras's Conv2DTranspose adds it (a broadcast add, not bias_add,
+            # whose bfloat16 gradient sums in bfloat16 and loses the bias's step).
+            y = ops.add(y, ops.reshape(self.bias, (1, 1, 1, -1)))
+        return self.activation(y) if self.activation is not None else y
+
+
+SubPixelConv2DTranspose = Conv2DTranspose
+
+__all__ = ["MinibatchStdDev", "Packing", "Conv2DTranspose", "SubPixelConv2DTranspose", "pack", "subpixel_taps", "unpack", "packed_shape"]

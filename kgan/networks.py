@@ -15,9 +15,30 @@ import math
 import keras
 from keras import layers
 
-from kgan.layers import MinibatchStdDev, packed_shape
+from kgan.layers import MinibatchStdDev, SubPixelConv2DTranspose, packed_shape
 
 ARCHITECTURES = ("mlp", "dcgan")
+UPSAMPLING = ("transpose", "subpixel", "auto")
+
+
+def _upsampling_layers(upsampling):
+    """``(hidden, image)``: the layer class of G's hidden and image upsamplings.
+
+    Both compute the same function with the same weights; only the speed
+    differs. ``"auto"`` is the fastest per layer measured on CPU
+    (``benchmarks/README.md``, Throughput): the sub-pixel form for the image
+    layer, whose few output channels TensorFlow's transposed kernel handles
+    slowly, and ``Conv2DTranspose`` for the wide hidden layers, where the
+    sub-pixel form's extra multiply-adds (2.25x at 4x4, stride 2) cost more
+    than its faster kernel saves.
+    """
+    if upsampling == "transpose":
+        return layers.Conv2DTranspose, layers.Conv2DTranspose
+    if upsampling == "subpixel":
+        return SubPixelConv2DTranspose, SubPixelConv2DTranspose
+    if upsampling == "auto":
+        return layers.Conv2DTranspose, SubPixelConv2DTranspose
+    raise ValueError(f"upsampling must be one of {UPSAMPLING}, got {upsampling!r}")
 
 
 def _label_input():
@@ -177,7 +198,8 @@ def build_mlp_discriminator(input_shape, hidden_units=(256, 256), num_classes=No
 
 
 def build_dcgan_generator(latent_dim, image_shape, base_filters=64, num_classes=None,
-                          kernel_size=4, sync_batch_norm=False, name="generator"):
+                          kernel_size=4, sync_batch_norm=False, upsampling="auto",
+                          name="generator"):
     """DCGAN generator (Radford et al. 2016).
 
     Dense projection to a ``start x start`` map, then fractionally-strided
@@ -193,6 +215,13 @@ def build_dcgan_generator(latent_dim, image_shape, base_filters=64, num_classes=
         kernel_size: transposed-convolution kernel size.
         sync_batch_norm: batch statistics over the GLOBAL batch under a
             distribution strategy (else each replica normalises its own).
+        upsampling: how the stride-2 transposed convolutions are computed:
+            ``"transpose"`` (``keras.layers.Conv2DTranspose``),
+            ``"subpixel"`` (:class:`kgan.layers.SubPixelConv2DTranspose`)
+            or ``"auto"`` (the faster of the two per layer as measured on
+            CPU: sub-pixel for the image layer only). Every choice computes
+            the same function with the same weights and variable names, so a
+            checkpoint of one loads into another.
         name: model name.
 
     Returns:
@@ -204,6 +233,7 @@ def build_dcgan_generator(latent_dim, image_shape, base_filters=64, num_classes=
         (2, 28, 28, 1)
     """
     start, n = dcgan_plan(image_shape)
+    hidden_up, image_up = _upsampling_layers(upsampling)
     channels = image_shape[-1]
     z = keras.Input(shape=(latent_dim,), name="z")
     inputs = [z]
@@ -220,12 +250,12 @@ def build_dcgan_generator(latent_dim, image_shape, base_filters=64, num_classes=
     x = layers.Reshape((start, start, filters), name="to_map")(x)
     for i in range(n - 1):
         filters //= 2
-        x = layers.Conv2DTranspose(filters, kernel_size, strides=2, padding="same",
-                                   use_bias=False, name=f"up_{i}")(x)
+        x = hidden_up(filters, kernel_size, strides=2, padding="same",
+                      use_bias=False, name=f"up_{i}")(x)
         x = layers.BatchNormalization(synchronized=sync_batch_norm, name=f"up_{i}_bn")(x)
         x = layers.ReLU(name=f"up_{i}_relu")(x)
-    x = layers.Conv2DTranspose(channels, kernel_size, strides=2, padding="same",
-                               activation="tanh", name="to_image")(x)
+    x = image_up(channels, kernel_size, strides=2, padding="same",
+                 activation="tanh", name="to_image")(x)
     return keras.Model(inputs if num_classes else z, x, name=name)
 
 

@@ -121,3 +121,60 @@ def test_layer_flops_is_what_forward_flops_sums(throughput):
     per_layer = [throughput.layer_flops(layer) for layer in g.layers]
     assert sum(per_layer) == throughput.forward_flops(g)
     assert sum(f > 0 for f in per_layer) == 4  # the Dense and three transposed convs
+
+
+def test_train_flops_shared_fakes_by_hand(throughput):
+    # The tutorial's step: G fwd 1 + D fwd on real and fake 2 + D backward 4
+    # (D's loss) + D backward to the fakes 1 (G's loss) + G backward 2 = 3g + 7d.
+    assert throughput.train_flops_per_image(10, 100, shared_fakes=True) == 3 * 10 + 7 * 100
+    assert throughput.train_flops_per_image(10, 100) == 4 * 10 + 8 * 100
+
+
+def test_kgan_networks_flops(throughput):
+    g = throughput.forward_flops(throughput.kgan_generator())
+    d = throughput.forward_flops(throughput.kgan_discriminator())
+    # Dense 100 -> 7x7x128, 4x4 transposed convs 128 -> 64 at 7x7 and 64 -> 1 at 14x14.
+    assert g == 2 * (100 * 6272 + 49 * 16 * 128 * 64 + 196 * 16 * 64 * 1)
+    # 4x4 convs 1 -> 64 out 14x14, 64 -> 128 out 7x7, Dense 6272 -> 1.
+    assert d == 2 * (196 * 16 * 64 + 49 * 16 * 64 * 128 + 6272)
+    # The upsampling form changes how, not what, is computed.
+    assert throughput.forward_flops(throughput.kgan_generator("subpixel")) == g
+    assert throughput.forward_flops(throughput.tutorial_generator("subpixel")) == throughput.forward_flops(
+        throughput.tutorial_generator())
+
+
+def test_summarise_rows_ratios_flops_and_skips(throughput):
+    paths = [("t", "plain tf.function loop", "", "alg1", None), ("t", "shared", "", "shared", None),
+             ("t", "missing", "", "alg1", None), ("k", "plain tf.function loop", "", "alg1", None)]
+    measured = {("t", "plain tf.function loop"): [100.0, 80.0, 90.0], ("t", "shared"): [150.0],
+                ("t", "missing"): [], ("k", "plain tf.function loop"): [400.0]}
+    notes = {("t", "missing"): "skipped: not there"}
+    flops = {"t": {"alg1": 1e9, "shared": 8e8}, "k": {"alg1": 1e8, "shared": 1e8}}
+    rows = throughput.summarise_rows(paths, measured, notes, flops, 200.0, {"t": 125.0, "k": 500.0})
+    t_plain, t_shared, t_missing, k_plain = rows
+    assert t_plain["images_per_s"] == 100.0 and t_plain["median_images_per_s"] == 90.0
+    assert t_plain["gflops"] == pytest.approx(100.0) and t_plain["fraction_of_matmul"] == pytest.approx(0.5)
+    assert t_plain["fraction_of_kernel_ceiling"] == pytest.approx(0.8)
+    # Shared fakes: its own (smaller) FLOPs per image, no Algorithm 1 ceiling.
+    assert t_shared["ratio_to_plain_loop"] == pytest.approx(1.5)
+    assert t_shared["gflops"] == pytest.approx(120.0) and t_shared["fraction_of_kernel_ceiling"] is None
+    assert t_missing["note"] == "skipped: not there" and "images_per_s" not in t_missing
+    # Each network is compared with its own plain loop.
+    assert k_plain["ratio_to_plain_loop"] == 1.0 and k_plain["gflops"] == pytest.approx(40.0)
+
+
+def test_torch_row_is_skipped_without_an_interpreter(throughput):
+    with pytest.raises(throughput.Skipped, match="torch-python"):
+        throughput.torch_eager(None, "tutorial", 8, 1)
+    with pytest.raises(throughput.Skipped):
+        throughput.torch_eager(sys.executable + "-does-not-exist", "tutorial", 8, 1)
+
+
+def test_upsampling_twin_has_the_same_weights_and_output(throughput):
+    g = throughput.kgan_generator("transpose")
+    layer = g.get_layer("up_0")
+    twin = throughput._upsampling_twin(layer)
+    assert throughput._form(layer) == "transpose" and throughput._form(twin) == "sub-pixel"
+    x = keras.random.normal((2, 7, 7, 128), seed=1)
+    assert float(keras.ops.max(keras.ops.abs(twin(x) - layer(x)))) < 1e-5
+    assert throughput._upsampling_twin(g.get_layer("project")) is None
