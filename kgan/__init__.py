@@ -12,10 +12,11 @@ from kgan import (data, layers, losses, networks, noise, objectives, options, re
 from kgan.core.adversarial import AdversarialModel, NonFiniteLossError
 from kgan.core.gan import GAN
 from kgan.families import ACGAN, ConditionalGAN, DCGAN, LSGAN, VanillaGAN, WGANGP
+from kgan.saving import ModelFileError, load_model
 from kgan.validation import DataError
 
 __version__ = "0.2.0"
 
 __all__ = ["GAN", "AdversarialModel", "VanillaGAN", "ConditionalGAN", "DCGAN", "LSGAN", "WGANGP",
-           "ACGAN", "DataError", "NonFiniteLossError", "data", "layers", "losses", "networks",
+           "ACGAN", "DataError", "NonFiniteLossError", "ModelFileError", "load_model", "data", "layers", "losses", "networks",
            "noise", "objectives", "options", "regularizers", "steps", "transforms"]

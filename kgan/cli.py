@@ -46,6 +46,8 @@ class TrainConfig:
     variant: str = "dcgan"
     dataset: str = "digits"
     data_dir: str | None = None
+    split: str | None = None
+    image_size: int | None = None
     conditional: bool = False
     loss: str | None = None
     latent_dim: int | None = None
@@ -138,6 +140,11 @@ _FLAGS = {
                 "25-mode 2-D Gaussian mixtures of VEEGAN / PacGAN) or any tfds image dataset "
                 "name (mnist, fashion_mnist, cifar10, ...; downloads on first use)"),
     "data_dir": ("data", str, None, "folder of the IDX files for mnist_idx, or the tfds data dir"),
+    "split": ("data", _opt(str), None, "the split to train on: any tfds split (e.g. train, "
+              "test, train[:50%%]), or train / test for mnist_idx (not given: the training data; "
+              "mnist_idx falls back to the test files with a warning when it has no train files)"),
+    "image_size": ("data", _opt(int), None, "resize images to this square size (not given: "
+                   "as stored)"),
     "max_samples": ("data", _opt(int), None, "use only the first N training examples "
                     "(not given: all)"),
     "num_points": ("data", int, None, "points drawn from the ring / grid mixture"),

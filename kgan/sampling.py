@@ -105,15 +105,13 @@ def sample(model_path, num_samples, seed=0, labels=None, raw=False):
         y = expand_labels(labels, num_samples, meta.get("num_classes"))
         return export.generate_from_export(path, num_samples, seed=seed, labels=y), y
 
-    import keras
-
-    import kgan  # noqa: F401  registers kgan's classes for load_model
+    import kgan
     from kgan.metrics import generate_samples
 
     try:
-        model = keras.saving.load_model(model_path)
-    except Exception as e:  # keras raises several types for a foreign or broken file
-        raise SamplingError(f"cannot load {model_path} as a kgan model: {e}") from e
+        model = kgan.load_model(model_path)
+    except kgan.ModelFileError as e:
+        raise SamplingError(str(e)) from e
     if not isinstance(model, kgan.GAN):
         raise SamplingError(f"{model_path} holds a {type(model).__name__}, not a kgan GAN.")
     y = expand_labels(labels, num_samples, model.num_classes)

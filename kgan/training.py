@@ -121,9 +121,10 @@ def run(config, extra_callbacks=(), overwrite=False):
         gpus = tf.config.list_physical_devices("GPU")
         keras.mixed_precision.set_global_policy("mixed_float16" if gpus else "mixed_bfloat16")
 
-    x, y = kgan.data.load(c["dataset"], c["data_dir"], num_points=c["num_points"], seed=c["seed"])
-    if c["max_samples"]:
-        x, y = x[:c["max_samples"]], y[:c["max_samples"]]
+    x, y = kgan.data.load(c["dataset"], c["data_dir"], num_points=c["num_points"], seed=c["seed"],
+                          split=c["split"], image_size=c["image_size"])
+    if c["max_samples"]:  # unlabelled datasets (celeb_a) have y None
+        x, y = x[:c["max_samples"]], None if y is None else y[:c["max_samples"]]
     num_classes = kgan.data.num_classes_of(y)
     labels = y if c["conditional"] else None
 

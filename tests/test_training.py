@@ -305,3 +305,19 @@ def test_sample_command_keras_and_export_agree(tmp_path):
     with pytest.raises(SystemExit):
         sampling.main([str(out / "model.keras"), "--labels", "a,b"])
     assert sampling.main([str(tmp_path), "-n", "2", "--out", str(tmp_path / "y")]) == 2
+
+
+def test_cli_trains_on_a_tfds_split_resized_and_unlabelled(tmp_path):
+    import tensorflow_datasets as tfds
+
+    from kgan import cli, training
+
+    config, _ = cli.parse_args(["--dataset", "celeb_a", "--split", "validation", "--image-size",
+                                "32", "--epochs", "1", "--batch-size", "8", "--base-filters", "4",
+                                "--num-samples", "4", "--eval-samples", "0", "--max-samples", "16",
+                                "--no-export", "--verbose", "0", "--out", str(tmp_path / "faces")])
+    with tfds.testing.mock_data(num_examples=16):  # celeb_a: images 218x178x3, no label
+        summary = training.run(config)
+    assert summary["num_examples"] == 16 and summary["steps"] == 2
+    saved = json.loads((tmp_path / "faces" / "config.json").read_text())
+    assert (saved["split"], saved["image_size"]) == ("validation", 32)
