@@ -7,15 +7,16 @@ Example:
     >>> gan.fit(dataset, epochs=10)
 """
 
-from kgan import (data, layers, losses, networks, noise, objectives, options, regularizers, steps,
+from kgan import (data, data_pairs, image_networks, layers, losses, networks, noise, objectives, options, regularizers, steps,
                   transforms)
 from kgan.core.adversarial import AdversarialModel, NonFiniteLossError
 from kgan.core.gan import GAN
-from kgan.families import ACGAN, ConditionalGAN, DCGAN, LSGAN, VanillaGAN, WGANGP
+from kgan.families import (ACGAN, DCGAN, LSGAN, WGANGP, ConditionalGAN, Pix2Pix,
+                           VanillaGAN)
 from kgan.validation import DataError
 
 __version__ = "0.2.0"
 
 __all__ = ["GAN", "AdversarialModel", "VanillaGAN", "ConditionalGAN", "DCGAN", "LSGAN", "WGANGP",
-           "ACGAN", "DataError", "NonFiniteLossError", "data", "layers", "losses", "networks",
+           "ACGAN", "Pix2Pix", "DataError", "NonFiniteLossError", "data", "data_pairs", "image_networks", "layers", "losses", "networks",
            "noise", "objectives", "options", "regularizers", "steps", "transforms"]

@@ -2,7 +2,7 @@
 
 import kgan
 
-from gan_test_case import FamilyTestCase
+from gan_test_case import FamilyTestCase, TranslationTestCase
 
 MLP = {"hidden_units": (16,), "normalization": "none"}
 CONV = {"base_filters": 4}
@@ -62,3 +62,25 @@ class TestSharedFakes(FamilyTestCase):
     family = kgan.GAN
     kwargs = {"data_shape": (2,), "latent_dim": 4, "architecture": "mlp", "step": "shared_fakes",
               "generator_options": MLP, "discriminator_options": {"hidden_units": (16,)}}
+
+
+# Image-to-image families: instance norm is per image, so 2 replicas equal one device.
+UNET = {"base_filters": 4, "normalization": "instance"}
+PATCH = {"base_filters": 4, "num_layers": 2, "normalization": "instance"}
+
+
+class TestPix2Pix(TranslationTestCase):
+    family = kgan.Pix2Pix
+    kwargs = {"source_shape": (16, 16, 1), "generator_options": UNET,
+              "discriminator_options": PATCH}
+    rtol = 1e-4
+
+
+class TestPix2PixInpainting(TranslationTestCase):
+    family = kgan.Pix2Pix
+    kwargs = {"source_shape": (16, 16, 2), "target_shape": (16, 16, 1), "inpainting": True,
+              "generator_options": {**UNET, "normalization": "batch"},
+              "discriminator_options": {**PATCH, "normalization": "batch"}}
+    replica_kwargs = {"generator_options": {**UNET, "normalization": "sync_batch"},
+                      "discriminator_options": {**PATCH, "normalization": "sync_batch"}}
+    rtol = 5e-4  # synchronised batch statistics sum in another order
