@@ -310,15 +310,16 @@ def build_srgan_generator(lr_shape, scale=4, filters=64, num_blocks=16, normaliz
     steps = int(scale).bit_length() - 1
     if scale < 2 or 2 ** steps != scale:
         raise ValueError(f"scale must be a power of 2 >= 2, got {scale}.")
+    bias = normalization == "none"  # a bias before normalisation is cancelled by it
     x_in = keras.Input(lr_shape, name="source")
     x = layers.Conv2D(filters, 9, padding="same", name="head")(x_in)
     head = x = layers.PReLU(shared_axes=[1, 2], name="head_act")(x)
     for b in range(num_blocks):
-        y = layers.Conv2D(filters, 3, padding="same", name=f"res{b}a")(x)
+        y = layers.Conv2D(filters, 3, padding="same", use_bias=bias, name=f"res{b}a")(x)
         y = layers.PReLU(shared_axes=[1, 2])(_norm(normalization, f"res{b}a_norm")(y))
-        y = layers.Conv2D(filters, 3, padding="same", name=f"res{b}b")(y)
+        y = layers.Conv2D(filters, 3, padding="same", use_bias=bias, name=f"res{b}b")(y)
         x = layers.Add(name=f"res{b}")([x, _norm(normalization, f"res{b}b_norm")(y)])
-    x = layers.Conv2D(filters, 3, padding="same", name="trunk")(x)
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=bias, name="trunk")(x)
     x = layers.Add(name="long_skip")([head, _norm(normalization, "trunk_norm")(x)])
     for s in range(steps):
         x = layers.Conv2D(filters * 4, 3, padding="same", name=f"up{s}_conv")(x)
@@ -353,7 +354,8 @@ def build_srgan_discriminator(image_shape, base_filters=64, num_blocks=8, dense_
     x = x_in
     for b in range(num_blocks):
         f = base_filters * 2 ** (b // 2)
-        x = layers.Conv2D(f, 3, strides=1 + b % 2, padding="same", name=f"conv{b}")(x)
+        x = layers.Conv2D(f, 3, strides=1 + b % 2, padding="same",
+                          use_bias=b == 0 or normalization == "none", name=f"conv{b}")(x)
         if b > 0:
             x = _norm(normalization, f"conv{b}_norm")(x)
         x = layers.LeakyReLU(0.2)(x)

@@ -1,5 +1,8 @@
 """Every family runs the shared battery (tests/gan_test_case.py): a few lines each."""
 
+import keras
+import tensorflow as tf
+
 import kgan
 
 from gan_test_case import FamilyTestCase, TranslationTestCase
@@ -84,3 +87,33 @@ class TestPix2PixInpainting(TranslationTestCase):
     replica_kwargs = {"generator_options": {**UNET, "normalization": "sync_batch"},
                       "discriminator_options": {**PATCH, "normalization": "sync_batch"}}
     rtol = 5e-4  # synchronised batch statistics sum in another order
+
+
+def _tiny_features():
+    # an untrained stand-in for the trained offline feature network (tests need only the graph)
+    keras.utils.set_random_seed(11)
+    net = kgan.image_networks.build_feature_network((16, 16, 1), filters=(4,))
+    return kgan.families.srgan.feature_extractor_from(net)
+
+
+class TestSRGAN(TranslationTestCase):
+    family = kgan.SRGAN
+    kwargs = {"source_shape": (4, 4, 1), "scale": 4, "target_shape": (16, 16, 1),
+              "generator_options": {"filters": 4, "num_blocks": 1, "normalization": "instance"},
+              "discriminator_options": {"base_filters": 4, "num_blocks": 2, "dense_units": 8,
+                                        "normalization": "instance"}}
+    rtol = 1e-4
+
+    def make(self, strategy=None, **extra):
+        strategy = strategy or tf.distribute.get_strategy()
+        with strategy.scope():
+            extra.setdefault("feature_extractor", _tiny_features())
+        return super().make(strategy, **extra)
+
+
+class TestSRResNet(TranslationTestCase):
+    family = kgan.SRGAN
+    kwargs = {"source_shape": (4, 4, 1), "scale": 4, "target_shape": (16, 16, 1), "adversarial_weight": 0.0,
+              "generator_options": {"filters": 4, "num_blocks": 1, "normalization": "instance"},
+              "discriminator_options": {"base_filters": 4, "num_blocks": 2, "dense_units": 8}}
+    rtol = 1e-4

@@ -23,7 +23,8 @@ from kgan.families.conditional import ConditionalGAN
 from kgan.families.dcgan import DCGAN
 from kgan.families.lsgan import LSGAN
 from kgan.families.pix2pix import Pix2Pix
+from kgan.families.srgan import SRGAN
 from kgan.families.vanilla import VanillaGAN
 from kgan.families.wgan_gp import WGANGP
 
-__all__ = ["VanillaGAN", "DCGAN", "LSGAN", "ConditionalGAN", "WGANGP", "ACGAN", "Pix2Pix"]
+__all__ = ["VanillaGAN", "DCGAN", "LSGAN", "ConditionalGAN", "WGANGP", "ACGAN", "Pix2Pix", "SRGAN"]
