@@ -11,12 +11,12 @@ from kgan import (data, data_pairs, image_networks, layers, losses, networks, no
                   transforms)
 from kgan.core.adversarial import AdversarialModel, NonFiniteLossError
 from kgan.core.gan import GAN
-from kgan.families import (ACGAN, DCGAN, LSGAN, WGANGP, ConditionalGAN, Pix2Pix,
+from kgan.families import (ACGAN, DCGAN, LSGAN, WGANGP, ConditionalGAN, CycleGAN, Pix2Pix,
                            SRGAN, VanillaGAN)
 from kgan.validation import DataError
 
 __version__ = "0.2.0"
 
 __all__ = ["GAN", "AdversarialModel", "VanillaGAN", "ConditionalGAN", "DCGAN", "LSGAN", "WGANGP",
-           "ACGAN", "Pix2Pix", "SRGAN", "DataError", "NonFiniteLossError", "data", "data_pairs", "image_networks", "layers", "losses", "networks",
+           "ACGAN", "Pix2Pix", "SRGAN", "CycleGAN", "DataError", "NonFiniteLossError", "data", "data_pairs", "image_networks", "layers", "losses", "networks",
            "noise", "objectives", "options", "regularizers", "steps", "transforms"]

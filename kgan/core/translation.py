@@ -93,8 +93,9 @@ def check_pairs(x, y, shapes, names, num_replicas):
     a = _check_images(x, shapes[0], f"x ({names[0]} images)")
     b = _check_images(y, shapes[1], f"y ({names[1]} images)")
     if len(a) != len(b):
-        raise validation.DataError(f"x has {len(a)} {names[0]} images but y has {len(b)} "
-                                   f"{names[1]} images; pairs need one each.")
+        raise validation.DataError(
+            f"x has {len(a)} {names[0]} images but y has {len(b)} {names[1]} images; fit(x, y) "
+            f"needs one each (unpaired sets of other sizes: kgan.data_pairs.unpaired_stream).")
 
 
 class Translation(AdversarialModel):
@@ -145,14 +146,15 @@ class Translation(AdversarialModel):
         """The networks whose variables the export holds."""
         return [self.generator]
 
-    def translate(self, source, batch_size=256, direction="serving_default"):
+    def translate(self, source, batch_size=256, direction=None):
         """Translates source images, batch by batch, in inference mode.
 
         Args:
             source: float images ``[n] + source_shape`` in [-1, 1].
             batch_size: images per forward pass (a positive int).
             direction: the export signature name of the direction
-                (CycleGAN: ``"a_to_b"`` or ``"b_to_a"``).
+                (CycleGAN: ``"a_to_b"`` or ``"b_to_a"``); default: the first
+                (what ``serving_default`` serves).
 
         Returns:
             numpy float32 ``[n] + target_shape`` in [-1, 1].
@@ -161,6 +163,8 @@ class Translation(AdversarialModel):
             >>> out = model.translate(sources[:16])
         """
         ways = self.directions()
+        if direction in (None, "serving_default") and direction not in ways:
+            direction = next(iter(ways))
         if direction not in ways:
             raise ValueError(f"direction: expected one of {sorted(ways)}, got {direction!r}.")
         src_shape, dst_shape, fn = ways[direction]

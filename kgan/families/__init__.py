@@ -20,6 +20,7 @@ Image-to-image families (over ``kgan.core.translation.Translation``):
 
 from kgan.families.acgan import ACGAN
 from kgan.families.conditional import ConditionalGAN
+from kgan.families.cyclegan import CycleGAN
 from kgan.families.dcgan import DCGAN
 from kgan.families.lsgan import LSGAN
 from kgan.families.pix2pix import Pix2Pix
@@ -27,4 +28,4 @@ from kgan.families.srgan import SRGAN
 from kgan.families.vanilla import VanillaGAN
 from kgan.families.wgan_gp import WGANGP
 
-__all__ = ["VanillaGAN", "DCGAN", "LSGAN", "ConditionalGAN", "WGANGP", "ACGAN", "Pix2Pix", "SRGAN"]
+__all__ = ["VanillaGAN", "DCGAN", "LSGAN", "ConditionalGAN", "WGANGP", "ACGAN", "Pix2Pix", "SRGAN", "CycleGAN"]
