@@ -65,6 +65,8 @@ class Pix2Pix(Translation):
         target_shape: one target image (default: ``source_shape``, minus the
             mask channel when inpainting).
         l1_weight: lambda of the L1 term (paper: 100).
+        adversarial_weight: weight of G's adversarial term (paper: 1; 0 is
+            the paper's "L1 only" ablation and trains no D).
         inpainting: the context-encoder setting above.
         conditional_d: D sees the source too (paper: yes).
         loss: adversarial pair (paper: ``"non_saturating"``).
@@ -84,7 +86,7 @@ class Pix2Pix(Translation):
     metric_names = ("d_loss", "g_loss", "g_adversarial", "g_l1")
 
     def __init__(self, generator=None, discriminator=None, *, source_shape, target_shape=None,
-                 l1_weight=100.0, inpainting=False, conditional_d=True, loss=None,
+                 l1_weight=100.0, adversarial_weight=1.0, inpainting=False, conditional_d=True, loss=None,
                  generator_options=None, discriminator_options=None, seed=None, **kwargs):
         source_shape = tuple(int(d) for d in source_shape)
         if target_shape is None:
@@ -97,6 +99,9 @@ class Pix2Pix(Translation):
         super().__init__(source_shape=source_shape, target_shape=target_shape, loss=loss,
                          seed=seed, **kwargs)
         self.l1_weight, self.inpainting = float(l1_weight), bool(inpainting)
+        self.adversarial_weight = float(adversarial_weight)
+        if self.adversarial_weight < 0 or self.l1_weight < 0:
+            raise ValueError("Pix2Pix's loss weights must be >= 0.")
         self.conditional_d = bool(conditional_d)
         self.generator_options = dict(generator_options or {})
         self.discriminator_options = dict(discriminator_options or {})
@@ -117,12 +122,17 @@ class Pix2Pix(Translation):
     def d_inputs(self, source, images):
         return [source, images] if self.conditional_d else images
 
+    def train_d(self):
+        return self.adversarial_weight > 0
+
     def d_values(self, source, target, fake, training=True):
         return 0.5 * super().d_values(source, target, fake, training)
 
     def g_values(self, source, target, fake, training=True):
-        adversarial = per_example_mean(self.loss_pair.generator(
-            self.critic(source, fake, training)))
+        adversarial = ops.zeros((ops.shape(fake)[0],), "float32")
+        if self.adversarial_weight > 0:
+            adversarial = self.adversarial_weight * per_example_mean(self.loss_pair.generator(
+                self.critic(source, fake, training)))
         if self.inpainting:
             recon = hole_l1(fake, target, hole_mask(source))
         else:
@@ -131,7 +141,8 @@ class Pix2Pix(Translation):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"l1_weight": self.l1_weight, "inpainting": self.inpainting,
+        config.update({"l1_weight": self.l1_weight, "adversarial_weight": self.adversarial_weight,
+                       "inpainting": self.inpainting,
                        "conditional_d": self.conditional_d,
                        "generator_options": self.generator_options,
                        "discriminator_options": self.discriminator_options})
