@@ -265,3 +265,49 @@ def test_clients_translate_through_a_server(exported, kind):
         with pytest.raises(sc.ServingError, match="at most 4 images"):
             client.translate(np.zeros((5, 16, 16, 1), "float32"))
         client.close()
+
+
+# ----------------------------------------------------------------------- CLI
+class _Crash(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt("simulated crash")
+
+
+@pytest.mark.parametrize("variant,dataset", [("pix2pix", "inpaint"), ("cyclegan", "mnist2digits"),
+                                             ("srgan", "sr4")])
+def test_cli_trains_exports_and_resumes_exactly(tmp_path, variant, dataset):
+    from kgan.training import TrainConfig, run
+    from shared_data import MNIST
+
+    if dataset == "mnist2digits" and not os.path.isdir(MNIST):
+        pytest.skip(f"{MNIST} not present")
+
+    def config(out):
+        return TrainConfig(variant=variant, dataset=dataset, max_samples=32, batch_size=16,
+                           epochs=2, base_filters=2, num_samples=4, verbose=0, out=str(out),
+                           data_dir=MNIST if dataset == "mnist2digits" else None)
+
+    whole = run(config(tmp_path / "a"))
+    assert whole["export_matches_model"] and whole["steps"] == 4
+    with pytest.raises(KeyboardInterrupt):
+        run(config(tmp_path / "b"), extra_callbacks=[_Crash()])
+    resumed = run(config(tmp_path / "b"))
+    assert resumed["resumed_from_step"] == 2 and resumed["steps"] == 4
+    a = keras.saving.load_model(str(tmp_path / "a" / "model.keras"))
+    b = keras.saving.load_model(str(tmp_path / "b" / "model.keras"))
+    for u, v in zip(a.weights, b.weights):
+        np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=1e-5, atol=1e-6)
+    assert (tmp_path / "b" / "samples" / "epoch_0002.png").is_file()
+
+
+def test_cli_refuses_mismatched_variant_and_task(capsys):
+    from kgan import cli
+
+    for argv, msg in [(["--variant", "pix2pix", "--dataset", "digits"], "image-to-image"),
+                      (["--variant", "dcgan", "--dataset", "edges"], "cannot train on"),
+                      (["--variant", "pix2pix", "--dataset", "mnist2digits"], "unpaired"),
+                      (["--variant", "srgan", "--dataset", "edges"], "trains on --dataset sr4")]:
+        with pytest.raises(SystemExit):
+            cli.parse_args(argv)
+        assert msg in capsys.readouterr().err
