@@ -130,3 +130,44 @@ class TrainingState(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.save()
+
+
+class TranslationGrid(keras.callbacks.Callback):
+    """Writes ``source | output | target`` rows for fixed held-out images every epoch.
+
+    For image-to-image models (pix2pix, SRGAN, CycleGAN): PNGs go to
+    ``<directory>/epoch_XXXX.png`` and, with ``log_dir``, to TensorBoard.
+
+    Args:
+        directory: folder for PNG files.
+        source: held-out source images ``[n, ...]`` in [-1, 1].
+        target: their targets (``None`` for unpaired data: two columns).
+        log_dir: TensorBoard log folder (``None``: no summary).
+
+    Example:
+        >>> model.fit(ds, callbacks=[TranslationGrid("runs/p2p/samples", edges[:8], digits[:8])])
+    """
+
+    def __init__(self, directory, source, target=None, log_dir=None):
+        super().__init__()
+        self.directory, self.log_dir = directory, log_dir
+        self.source = np.asarray(source, np.float32)
+        self.target = None if target is None else np.asarray(target, np.float32)
+        self._writer = None
+        self.written = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not distribute.is_chief():
+            return
+        rows = images.side_by_side(self.source, self.model.translate(self.source), self.target)
+        cols = 2 if self.target is None else 3
+        path = images.save_grid(rows, os.path.join(self.directory, f"epoch_{epoch + 1:04d}.png"),
+                                cols=cols, scale=2)
+        self.written.append(path)
+        if self.log_dir:
+            if self._writer is None:
+                self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "samples"))
+            with self._writer.as_default():
+                tf.summary.image("source | output | target", images.make_grid(rows, cols)[None],
+                                 step=epoch + 1)
+            self._writer.flush()

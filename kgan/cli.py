@@ -16,13 +16,17 @@ import os
 import re
 import shutil
 
-VARIANTS = ("gan", "vanilla", "dcgan", "lsgan", "conditional", "wgangp", "acgan")
+VARIANTS = ("gan", "vanilla", "dcgan", "lsgan", "conditional", "wgangp", "acgan", "pix2pix",
+            "cyclegan", "srgan")
+TRANSLATION_VARIANTS = ("pix2pix", "cyclegan", "srgan")
+# kgan.data_pairs.TASKS: image-to-image tasks built at run time
+TRANSLATION_DATASETS = ("sr4", "edges", "inpaint", "mnist2digits")
 # kgan.losses.available() (a test keeps the two equal; importing it here would start TensorFlow)
 LOSSES = ("hinge", "least_squares", "minimax", "non_saturating", "wasserstein")
 ARCHITECTURES = ("auto", "mlp", "dcgan")
 STRATEGIES = ("default", "mirrored", "multiworker")
 GRADIENT_PENALTIES = ("wgan-gp", "wgan-lp")
-OFFLINE_DATASETS = ("digits", "mnist_idx", "ring", "grid")
+OFFLINE_DATASETS = ("digits", "mnist_idx", "ring", "grid") + TRANSLATION_DATASETS
 # tfds names are snake_case, optionally with a config and a version: "mnist", "cifar10",
 # "imagenet2012/subset:1.0.0".
 _TFDS_NAME = re.compile(r"^[a-z][a-z0-9_]*(/[a-z0-9_.]+)?(:[0-9]+(\.[0-9*]+){0,2})?$")
@@ -71,6 +75,13 @@ class TrainConfig:
     minibatch_std: int = 0
     g_normalization: str | None = None  # MLP generator: "batch", "layer" or "none" (None: batch)
     ema_decay: float = 0.0  # > 0: keep an EMA of G's weights; samples and export use it
+    # image-to-image variants (None: the variant's paper default)
+    l1_weight: float = 100.0
+    adversarial_weight: float | None = None
+    cycle_weight: float = 10.0
+    identity_weight: float = 5.0
+    pool_size: int = 50
+    cyclegan_generator: str = "resnet"
     epochs: int = 40
     batch_size: int = 64
     g_lr: float = 2e-4
@@ -137,8 +148,11 @@ _FLAGS = {
     "dataset": ("data", dataset_name, None,
                 "training data: an offline set (digits: scikit-learn's bundled 8x8 digits at "
                 "28x28; mnist_idx: MNIST IDX files in --data-dir; ring / grid: the 8- and "
-                "25-mode 2-D Gaussian mixtures of VEEGAN / PacGAN) or any tfds image dataset "
-                "name (mnist, fashion_mnist, cifar10, ...; downloads on first use)"),
+                "25-mode 2-D Gaussian mixtures of VEEGAN / PacGAN; image-to-image tasks for "
+                "pix2pix / srgan / cyclegan, built from MNIST IDX files in --data-dir, or the "
+                "scikit-learn digits without it: sr4 (7x7 -> 28x28), edges (Sobel -> digit), "
+                "inpaint (14x14 hole), mnist2digits (unpaired, needs --data-dir)) or any tfds "
+                "image dataset name (mnist, fashion_mnist, cifar10, ...; downloads on first use)"),
     "data_dir": ("data", str, None, "folder of the IDX files for mnist_idx, or the tfds data dir"),
     "split": ("data", _opt(str), None, "the split to train on: any tfds split (e.g. train, "
               "test, train[:50%%]), or train / test for mnist_idx (not given: the training data; "
@@ -203,6 +217,18 @@ _FLAGS = {
                   "keep an EMA of G's weights with this decay; samples and export use it (0: off)"),
     "seed": ("optimisation", int, None, "seed of weights, data order, noise and samples"),
     "deterministic": ("optimisation", None, None, "deterministic TensorFlow ops (slower)"),
+    # image-to-image
+    "l1_weight": ("image-to-image", float, None, "pix2pix: lambda of the L1 term (paper: 100)"),
+    "adversarial_weight": ("image-to-image", _opt(float), None,
+                           "weight of G's adversarial term (not given: 1 for pix2pix, 1e-3 for "
+                           "srgan, 2 for cyclegan; 0: pix2pix L1 only / SRResNet)"),
+    "cycle_weight": ("image-to-image", float, None, "cyclegan: cycle-consistency lambda"),
+    "identity_weight": ("image-to-image", float, None,
+                        "cyclegan: identity-loss weight (paper: 0.5 x lambda = 5; 0: off)"),
+    "pool_size": ("image-to-image", int, None, "cyclegan: history pool of fakes per domain "
+                  "(paper: 50; 0: off)"),
+    "cyclegan_generator": ("image-to-image", str, ("resnet", "unet"),
+                           "cyclegan: generator architecture"),
     # distribution
     "strategy": ("distribution", str, STRATEGIES,
                  "tf.distribute strategy (multiworker reads TF_CONFIG)"),
@@ -224,7 +250,8 @@ _FLAGS = {
                      "also save the resume state every N steps (not given: at epoch ends only)"),
     "verbose": ("output", int, (0, 1, 2), "0: silent, 1: progress bar, 2: one line per epoch"),
 }
-GROUPS = ("data", "model", "loss and regularizers", "optimisation", "distribution", "output")
+GROUPS = ("data", "model", "loss and regularizers", "image-to-image", "optimisation",
+          "distribution", "output")
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -332,6 +359,17 @@ def _check(parser, config):
     """Cross-flag checks argparse cannot express (still before TensorFlow)."""
     if config.dataset == "mnist_idx" and not config.data_dir:
         parser.error("--dataset mnist_idx needs --data-dir, the folder with the IDX files")
+    translating = config.variant in TRANSLATION_VARIANTS
+    if translating != (config.dataset in TRANSLATION_DATASETS):
+        parser.error(f"--variant {config.variant} "
+                     + (f"needs an image-to-image --dataset ({', '.join(TRANSLATION_DATASETS)})"
+                        if translating else f"cannot train on --dataset {config.dataset}; "
+                        "use --variant pix2pix, srgan or cyclegan"))
+    if translating and (config.variant == "cyclegan") != (config.dataset == "mnist2digits"):
+        parser.error("--dataset mnist2digits is unpaired: use it with --variant cyclegan, "
+                     "and the paired tasks (sr4, edges, inpaint) with pix2pix or srgan")
+    if config.variant == "srgan" and config.dataset != "sr4":
+        parser.error("--variant srgan trains on --dataset sr4")
     for name in ("epochs", "batch_size", "num_points", "packing", "steps_per_execution"):
         if getattr(config, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
@@ -345,7 +383,7 @@ def resolve(config):
         'least_squares'
     """
     c = dataclasses.asdict(config)
-    if c["variant"] == "lsgan" and c["loss"] is None:
+    if c["variant"] in ("lsgan", "cyclegan") and c["loss"] is None:
         c["loss"] = "least_squares"
     if c["variant"] in ("conditional", "acgan"):
         c["conditional"] = True
@@ -354,6 +392,8 @@ def resolve(config):
     if c["variant"] == "wgangp" and c["gradient_penalty"] is None:
         c["gradient_penalty"] = "wgan-gp"
     c["loss"] = c["loss"] or ("wasserstein" if c["variant"] == "wgangp" else "non_saturating")
+    if c["adversarial_weight"] is None and c["variant"] in TRANSLATION_VARIANTS:
+        c["adversarial_weight"] = {"pix2pix": 1.0, "srgan": 1e-3, "cyclegan": 2.0}[c["variant"]]
     if c["hidden_units"] is not None:
         c["hidden_units"] = list(c["hidden_units"])
     c["out"] = os.path.abspath(c["out"])

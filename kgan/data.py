@@ -448,6 +448,8 @@ def training_stream(samples, labels=None, batch_size=64, seed=0, start_step=0, s
     Args:
         samples: float array ``[N, ...]``.
         labels: optional int array ``[N]``; batches are ``(samples, labels)``.
+            A float array ``[N, ...]`` is a paired target per sample
+            (image-to-image data): batches are ``(sources, targets)``.
         batch_size: global batch size.
         seed: shuffle seed.
         start_step: first global step to produce (for resuming).
@@ -468,7 +470,10 @@ def training_stream(samples, labels=None, batch_size=64, seed=0, start_step=0, s
         raise ValueError(f"batch_size={batch_size} is larger than the {n} samples.")
     per_epoch = steps * batch_size
     x = tf.constant(samples)
-    y = None if labels is None else tf.constant(np.asarray(labels, np.int32))
+    # Float "labels" are a second image per sample (paired image-to-image data).
+    y = None if labels is None else tf.constant(
+        np.asarray(labels, np.float32) if np.issubdtype(np.asarray(labels).dtype, np.floating)
+        else np.asarray(labels, np.int32))
 
     def gather(i):
         # per_epoch is a multiple of batch_size, so a batch never straddles epochs.

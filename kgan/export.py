@@ -314,9 +314,6 @@ def _warmup_requests(model_name, signatures, latent_dim, num_classes, batch_size
             log = prediction_log_pb2.PredictionLog(
                 predict_log=prediction_log_pb2.PredictLog(request=request))
             records.append(log.SerializeToString())
-    if len(records) > _MAX_WARMUP_RECORDS:
-        raise ValueError(f"{len(records)} warmup records; TF Serving reads at most "
-                         f"{_MAX_WARMUP_RECORDS}. Use fewer warmup batch sizes.")
     return records
 
 
@@ -351,7 +348,9 @@ def export_generator(model, base_dir, model_name="generator", version=None, warm
     Args:
         model: a :class:`kgan.GAN` (anything with ``generator``,
             ``latent_dim``, ``data_shape`` and ``num_classes``). Its
-            ``ema_generator`` is exported when present.
+            ``ema_generator`` is exported when present. An image-to-image
+            model (pix2pix, CycleGAN, SRGAN) is exported image-in,
+            image-out by :func:`kgan.export_translation.export_translator`.
         base_dir: local directory that holds one folder per served model
             (TF Serving's ``base_path`` is ``<base_dir>/<model_name>``).
         model_name: the served model's name, a single path component.
@@ -378,6 +377,35 @@ def export_generator(model, base_dir, model_name="generator", version=None, warm
         >>> export_generator(gan, "serving/models", model_name="mnist_dcgan")
         'serving/models/mnist_dcgan/1'
     """
+    if getattr(model, "is_translation", False):
+        from kgan import export_translation
+
+        return export_translation.export_translator(model, base_dir, model_name, version,
+                                                    warmup, max_batch)
+    model_dir, version, max_batch, warmup_sizes = _prepare(base_dir, model_name, version,
+                                                           max_batch, warmup)
+    latent_dim = int(model.latent_dim)
+    num_classes = int(model.num_classes) if model.num_classes else None
+    data_shape = tuple(int(d) for d in model.data_shape)
+    generator = _exported_generator(model)
+    root, signatures = _build_module(generator, latent_dim, num_classes, data_shape, max_batch)
+    metadata = {
+        "format": 1,
+        "latent_dim": latent_dim,
+        "num_classes": num_classes,
+        "data_shape": list(data_shape),
+        "signatures": sorted(signatures),
+        "max_batch": max_batch,
+        "exported_network": "ema_generator" if generator is not model.generator
+                            else "generator",
+        "model_class": type(model).__name__,
+    }
+    return _write_version(model_dir, version, root, signatures, metadata, lambda: _warmup_requests(
+        model_name, signatures, latent_dim, num_classes, warmup_sizes))
+
+
+def _prepare(base_dir, model_name, version, max_batch, warmup):
+    """Checked ``(model_dir, version, max_batch, warmup sizes)`` of an export."""
     if not model_name or os.sep in model_name or model_name in (".", "..") \
             or (os.altsep and os.altsep in model_name):
         raise ValueError(f"model_name must be one path component, got {model_name!r}.")
@@ -400,13 +428,12 @@ def export_generator(model, base_dir, model_name="generator", version=None, warm
     if os.path.exists(final):
         raise FileExistsError(f"{final} already exists; refusing to overwrite a served "
                               f"version. Export with a new version (or version=None).")
+    return model_dir, version, max_batch, warmup_sizes
 
-    latent_dim = int(model.latent_dim)
-    num_classes = int(model.num_classes) if model.num_classes else None
-    data_shape = tuple(int(d) for d in model.data_shape)
-    generator = _exported_generator(model)
-    root, signatures = _build_module(generator, latent_dim, num_classes, data_shape, max_batch)
 
+def _write_version(model_dir, version, root, signatures, metadata, make_records):
+    """Saves ``root`` as ``<model_dir>/<version>`` atomically, with warmup and metadata."""
+    final = os.path.join(model_dir, str(version))
     os.makedirs(model_dir, exist_ok=True)
     # Beside the final directory (same file system, so the rename is atomic);
     # the leading dot and non-integer name keep TF Serving from loading it.
@@ -415,23 +442,14 @@ def export_generator(model, base_dir, model_name="generator", version=None, warm
         tf.saved_model.save(root, tmp, signatures=signatures)
         extra = os.path.join(tmp, ASSETS_EXTRA)
         os.makedirs(extra, exist_ok=True)
-        records = _warmup_requests(model_name, signatures, latent_dim, num_classes,
-                                   warmup_sizes)
+        records = make_records()
+        if len(records) > _MAX_WARMUP_RECORDS:
+            raise ValueError(f"{len(records)} warmup records; TF Serving reads at most "
+                             f"{_MAX_WARMUP_RECORDS}. Use fewer warmup batch sizes.")
         if records:
             with tf.io.TFRecordWriter(os.path.join(extra, WARMUP_FILE)) as writer:
                 for record in records:
                     writer.write(record)
-        metadata = {
-            "format": 1,
-            "latent_dim": latent_dim,
-            "num_classes": num_classes,
-            "data_shape": list(data_shape),
-            "signatures": sorted(signatures),
-            "max_batch": max_batch,
-            "exported_network": "ema_generator" if generator is not model.generator
-                                else "generator",
-            "model_class": type(model).__name__,
-        }
         with open(os.path.join(extra, METADATA_FILE), "w") as f:
             json.dump(metadata, f, indent=2)
         if os.path.exists(final):

@@ -113,3 +113,33 @@ def save_scatter(points, path, reference=None, size=512, extent=None):
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     img.save(path)
     return path
+
+
+def side_by_side(source, output, target=None):
+    """Rows of ``source | output | target`` for a grid of image-to-image results.
+
+    Sources are shown at the output's size (nearest-neighbour, e.g. a 7x7
+    super-resolution input) and with the output's channels (an inpainting
+    source shows its image channels, hole and all).
+
+    Args:
+        source: ``[n, h, w, c_src]`` in [-1, 1].
+        output: ``[n, H, W, C]`` in [-1, 1].
+        target: ``[n, H, W, C]`` or ``None``.
+
+    Returns:
+        ``[n * k, H, W, C]`` (``k`` = 2 or 3); save with
+        ``save_grid(..., cols=k)``.
+
+    Example:
+        >>> save_grid(side_by_side(edges, model.translate(edges), digits), "p2p.png", cols=3)
+    """
+    output = np.asarray(output, np.float32)
+    src = np.asarray(source, np.float32)
+    h, w, c = output.shape[1:]
+    if src.shape[1:3] != (h, w):
+        fy, fx = h // src.shape[1], w // src.shape[2]
+        src = np.repeat(np.repeat(src, fy, 1), fx, 2)[:, :h, :w]
+    src = src[..., :c] if src.shape[-1] >= c else np.repeat(src[..., :1], c, -1)
+    parts = [src, output] + ([np.asarray(target, np.float32)] if target is not None else [])
+    return np.stack(parts, 1).reshape((-1, h, w, c))

@@ -257,6 +257,41 @@ class _Client:
         out = self._predict(inputs, signature, ["png_bytes"])["png_bytes"]
         return [bytes(b) for b in np.asarray(out, object).reshape(-1)]
 
+    def translate(self, images, signature=DEFAULT_SIGNATURE):
+        """Translates source images with an image-to-image export (pix2pix, CycleGAN, SRGAN).
+
+        Args:
+            images: float ``[n, H, W, C]`` source images in [-1, 1] (sent as
+                float32; the server checks shape, range and the request cap).
+            signature: ``serving_default``, or CycleGAN's ``a_to_b`` / ``b_to_a``.
+
+        Returns:
+            float32 ``[n, H', W', C']`` translated images in [-1, 1].
+
+        Example:
+            >>> client.translate(edges[:8]).shape
+            (8, 28, 28, 1)
+        """
+        x = np.asarray(images)
+        if x.ndim != 4 or not np.issubdtype(x.dtype, np.number):
+            raise ValueError(f"images: expected numeric images [n, H, W, C], got {x.dtype} "
+                             f"of shape {x.shape}.")
+        self._check(signature, {})
+        return np.asarray(self._predict({"images": x.astype(np.float32)}, signature,
+                                        ["images"])["images"], np.float32)
+
+    def translate_png(self, pngs, signature="translate_png"):
+        """Translates PNG files (``bytes`` each) into PNG files; ``a_to_b_png`` for CycleGAN.
+
+        Example:
+            >>> out = client.translate_png([open("edges.png", "rb").read()])
+        """
+        data = np.empty((len(pngs),), object)
+        data[:] = [bytes(p) for p in pngs]
+        self._check(signature, {})
+        out = self._predict({"png_bytes": data}, signature, ["png_bytes"])["png_bytes"]
+        return [bytes(b) for b in np.asarray(out, object).reshape(-1)]
+
     def save_grid(self, path, z=None, seeds=None, labels=None, cols=None, scale=1):
         """Generates images and writes them as one PNG grid.
 
@@ -430,8 +465,13 @@ class RestClient(_Client):
         return _signature_map_to_dict(sig_map.get("signature_def", {}))
 
     def _predict_once(self, inputs, signature, output_filter):
-        body = {"signature_name": signature,
-                "inputs": {k: np.asarray(v).tolist() for k, v in inputs.items()}}
+        def encode(k, v):
+            v = np.asarray(v)
+            if v.dtype == object:  # string tensors (PNG files) travel base64-encoded
+                return [{"b64": base64.b64encode(bytes(b)).decode()} for b in v.reshape(-1)]
+            return v.tolist()
+
+        body = {"signature_name": signature, "inputs": {k: encode(k, v) for k, v in inputs.items()}}
         outputs = self._request(self._model_url() + ":predict", body)["outputs"]
         if not isinstance(outputs, dict):
             # One output: TF Serving writes its value without the name.

@@ -30,7 +30,7 @@ import sys
 import time
 
 # The options live in kgan.cli (standard library only) so that parsing never starts TensorFlow.
-from kgan.cli import (VARIANTS, RunDirectoryError, TrainConfig, parse_args,  # noqa: F401
+from kgan.cli import (TRANSLATION_VARIANTS, VARIANTS, RunDirectoryError, TrainConfig, parse_args,  # noqa: F401
                       prepare_run_directory, resolve)
 
 
@@ -91,6 +91,10 @@ def run(config, extra_callbacks=(), overwrite=False):
     """
     c = resolve(config)
     prepare_run_directory(c, overwrite)  # before TensorFlow starts and before any write
+    if c["variant"] in TRANSLATION_VARIANTS:
+        from kgan import training_translation
+
+        return training_translation.run(c, extra_callbacks)
     import tensorflow as tf  # after argument parsing: --help and --dry-run stay fast
 
     from kgan import distribute

@@ -13,6 +13,13 @@ test file is a few lines of parameters over :class:`FamilyTestCase`:
 * a crash resume from ``kgan.callbacks.TrainingState`` ends where the
   uninterrupted run ends;
 * bad inputs are refused with an error naming what was expected.
+
+Families that are not noise-to-sample games (image-to-image translation)
+override the hooks: :meth:`FamilyTestCase.data`, :meth:`~FamilyTestCase.stream`,
+:meth:`~FamilyTestCase.outputs` (what the model produces, compared across
+runs), :meth:`~FamilyTestCase.network_weights`,
+:meth:`~FamilyTestCase.serve_in_fresh_process` and
+:meth:`~FamilyTestCase.refuse_bad_count` (:class:`TranslationTestCase` does).
 """
 
 from __future__ import annotations
@@ -53,6 +60,14 @@ def weights(gan):
     return [np.array(v) for v in gan.generator.weights + gan.discriminator.weights]
 
 
+def run_fresh(script, args, cwd):
+    """Runs ``script`` in a new Python that cannot import kgan; fails with its stderr."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run([sys.executable, "-c", script] + list(args), capture_output=True,
+                          text=True, timeout=300, cwd=str(cwd), env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
 class FamilyTestCase:
     """Subclass and set ``family`` and ``kwargs`` (a tiny, seeded configuration).
 
@@ -66,16 +81,34 @@ class FamilyTestCase:
     replica_kwargs = {}
     batch_size = 8
     rtol = 2e-5
+    learning_rate = 1e-2
 
     # ------------------------------------------------------------- helpers
+    @property
+    def sample_shape(self):
+        """Shape of one training input (what a wrong-channel batch is built from)."""
+        return tuple(self.kwargs["data_shape"])
+
     def make(self, strategy=None, **extra):
         keras.utils.set_random_seed(7)
         strategy = strategy or tf.distribute.get_strategy()
         with strategy.scope():
             gan = self.family(seed=3, **{**self.kwargs, **extra})
-            gan.compile(g_optimizer=keras.optimizers.Adam(1e-2),
-                        d_optimizer=keras.optimizers.Adam(1e-2))
+            # one optimizer per entry of the family's `networks` (CycleGAN has four)
+            gan.compile(**{k: keras.optimizers.Adam(self.learning_rate)
+                           for k in self.family.networks})
         return gan
+
+    def network_weights(self, gan):
+        return weights(gan)
+
+    def outputs(self, gan, n, seed):
+        """What the model produces for a fixed request (compared across runs)."""
+        return gan.generate(n, seed=seed, labels=self.labels(n))
+
+    def refuse_bad_count(self, gan):
+        with pytest.raises(ValueError, match="num_samples must be a positive integer, got -3"):
+            gan.generate(-3)
 
     def data(self, n=32):
         rng = np.random.default_rng(0)
@@ -103,16 +136,16 @@ class FamilyTestCase:
         for name, values in hist.history.items():
             assert np.isfinite(values).all(), name
         assert gan.step == len(x) // self.batch_size
-        out = gan.generate(3, seed=0, labels=self.labels(3))
-        assert out.shape == (3,) + tuple(self.kwargs["data_shape"]) and np.isfinite(out).all()
+        out = self.outputs(gan, 3, 0)
+        assert out.shape == (3,) + tuple(gan.data_shape) and np.isfinite(out).all()
 
     def test_two_replicas_equal_one_device(self):
         runs = []
         for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"), mirrored_strategy()):
             gan = self.make(strategy, **self.replica_kwargs)
-            before = weights(gan)
+            before = self.network_weights(gan)
             hist = gan.fit(self.stream(), epochs=2, steps_per_epoch=2, verbose=0)
-            runs.append((weights(gan), hist.history, gan))
+            runs.append((self.network_weights(gan), hist.history, gan))
         (w1, h1, one), (w2, h2, two) = runs
         assert two.distribute_strategy.num_replicas_in_sync == 2
         assert not np.allclose(before[0], w2[0])  # training moved the weights
@@ -132,10 +165,9 @@ class FamilyTestCase:
         c = keras.saving.load_model(path)
         as_json = lambda m: json.loads(json.dumps(m.get_config()))  # noqa: E731
         assert type(c) is type(b) and as_json(c) == as_json(b)
-        np.testing.assert_array_equal(c.generate(4, seed=5, labels=self.labels(4)),
-                                      b.generate(4, seed=5, labels=self.labels(4)))
+        np.testing.assert_array_equal(self.outputs(c, 4, 5), self.outputs(b, 4, 5))
         c.fit(self.stream(start_step=2), epochs=1, steps_per_epoch=2, verbose=0)
-        for u, v in zip(weights(a), weights(c)):
+        for u, v in zip(self.network_weights(a), self.network_weights(c)):
             np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-6)
 
     def test_crash_resume_is_exact(self, tmp_path):
@@ -147,34 +179,104 @@ class FamilyTestCase:
         c = self.make()  # a new process would build the same model, then restore
         assert state.restore(c) == 3
         c.fit(self.stream(start_step=3), epochs=1, steps_per_epoch=1, verbose=0)
-        for u, v in zip(weights(a), weights(c)):
+        for u, v in zip(self.network_weights(a), self.network_weights(c)):
             np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-6)
 
     def test_export_equals_generate_in_a_fresh_process(self, tmp_path):
         gan = self.make()
         gan.fit(self.stream(), epochs=1, steps_per_epoch=2, verbose=0)
+        served, want = self.serve_in_fresh_process(gan, tmp_path)
+        np.testing.assert_allclose(served, want, atol=1e-5)
+
+    def serve_in_fresh_process(self, gan, tmp_path):
+        """``(served, expected)``: the export run by a process that imports only TensorFlow."""
         path = export.export_generator(gan, str(tmp_path / "export"), model_name="family")
         seeds, labels = [4, 9, 11], self.labels(3)
         out = str(tmp_path / "served.npy")
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        proc = subprocess.run([sys.executable, "-c", FRESH, path, json.dumps(seeds),
-                               json.dumps(labels), out], capture_output=True, text=True,
-                              timeout=300, cwd=str(tmp_path), env=env)
-        assert proc.returncode == 0, proc.stderr[-2000:]
+        run_fresh(FRESH, [path, json.dumps(seeds), json.dumps(labels), out], tmp_path)
         want = np.concatenate([gan.generate(1, seed=s, labels=None if labels is None else [l])
                                for s, l in zip(seeds, labels or [None] * 3)])
-        np.testing.assert_allclose(np.load(out), want, atol=1e-5)
+        return np.load(out), want
 
     def test_bad_input_is_refused_clearly(self):
         gan = self.make()
-        shape = tuple(self.kwargs["data_shape"])
+        shape = self.sample_shape
         wrong = np.zeros((8,) + shape[:-1] + (shape[-1] + 1,), "float32")
         with pytest.raises(kgan.DataError, match=r"expected.*" + str(shape[-1])):
             gan.fit(wrong, self.data(8)[1], batch_size=4, verbose=0)
-        with pytest.raises(ValueError, match="num_samples must be a positive integer, got -3"):
-            gan.generate(-3)
+        self.refuse_bad_count(gan)
         k = self.kwargs.get("num_classes")
         if k:
             x, _ = self.data(8)
             with pytest.raises(kgan.DataError, match=rf"labels in \[0, {k}\)"):
                 gan.fit(x, np.full(8, k, "int32"), batch_size=4, verbose=0)
+
+
+TRANSLATE_FRESH = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import tensorflow as tf
+    assert "kgan" not in sys.modules
+    path, inputs, name, out = sys.argv[1:5]
+    fn = tf.saved_model.load(path).signatures[name]
+    np.save(out, fn(images=tf.constant(np.load(inputs)))["images"].numpy())
+""")
+
+
+class TranslationTestCase(FamilyTestCase):
+    """The battery for image-to-image families: ``fit(sources, targets)``.
+
+    Set ``kwargs`` with ``source_shape`` (and ``target_shape`` when it
+    differs). ``directions`` lists the export signatures to check in the
+    fresh process (CycleGAN: both ways).
+    """
+
+    directions = ("serving_default",)
+
+    @property
+    def sample_shape(self):
+        return tuple(self.kwargs["source_shape"])
+
+    @property
+    def target_shape(self):
+        return tuple(self.kwargs.get("target_shape") or self.kwargs["source_shape"])
+
+    def data(self, n=32):
+        rng = np.random.default_rng(0)
+        src = (np.tanh(rng.normal(size=(n,) + self.sample_shape)) * 0.9).astype("float32")
+        tgt = (np.tanh(rng.normal(size=(n,) + self.target_shape)) * 0.9).astype("float32")
+        return src, tgt
+
+    def stream(self, start_step=0):
+        src, tgt = self.data()
+        return kgan.data.training_stream(src, tgt, batch_size=self.batch_size, seed=1,
+                                         start_step=start_step)[0]
+
+    def network_weights(self, gan):
+        return [np.array(v) for v in gan.weights]
+
+    def outputs(self, gan, n, seed):
+        src = self.data(n + seed)[0][seed:]
+        return gan.translate(src)
+
+    def refuse_bad_count(self, gan):
+        with pytest.raises(ValueError, match="batch_size must be a positive integer, got -3"):
+            gan.translate(self.data(2)[0], batch_size=-3)
+
+    def serve_in_fresh_process(self, gan, tmp_path):
+        from kgan import export_translation
+
+        path = export.export_generator(gan, str(tmp_path / "export"), model_name="family")
+        served, want = [], []
+        for name in self.directions:
+            src_shape = tuple(gan.directions()[name][0])
+            rng = np.random.default_rng(5)
+            src = (np.tanh(rng.normal(size=(3,) + src_shape)) * 0.9).astype("float32")
+            np.save(str(tmp_path / "in.npy"), src)
+            out = str(tmp_path / f"{name}.npy")
+            run_fresh(TRANSLATE_FRESH, [path, str(tmp_path / "in.npy"), name, out], tmp_path)
+            served.append(np.load(out).ravel())
+            want.append(gan.translate(src, direction=name).ravel())
+            np.testing.assert_allclose(export_translation.translate_from_export(path, src, name).ravel(),
+                                       want[-1], atol=1e-5)
+        return np.concatenate(served), np.concatenate(want)

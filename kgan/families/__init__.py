@@ -8,13 +8,24 @@
 | ``ConditionalGAN`` | conditional.py | labels for both networks (Mirza & Osindero 2014) |
 | ``WGANGP`` | wgan_gp.py | Wasserstein loss, gradient penalty, 5 critic steps (Gulrajani et al. 2017) |
 | ``ACGAN`` | acgan.py | auxiliary-classifier D (Odena et al. 2017) |
+
+Image-to-image families (over ``kgan.core.translation.Translation``):
+
+| family | file | what it is |
+|---|---|---|
+| ``Pix2Pix`` | pix2pix.py | U-Net G, PatchGAN D, adversarial + 100 L1 (Isola et al. 2017); inpainting (Pathak et al. 2016) |
+| ``SRGAN`` | srgan.py | residual G with sub-pixel upsampling, content + 1e-3 adversarial (Ledig et al. 2017); SRResNet at weight 0 |
+| ``CycleGAN`` | cyclegan.py | two G, two D, least squares, cycle 10 + identity (Zhu et al. 2017) |
 """
 
 from kgan.families.acgan import ACGAN
 from kgan.families.conditional import ConditionalGAN
+from kgan.families.cyclegan import CycleGAN
 from kgan.families.dcgan import DCGAN
 from kgan.families.lsgan import LSGAN
+from kgan.families.pix2pix import Pix2Pix
+from kgan.families.srgan import SRGAN
 from kgan.families.vanilla import VanillaGAN
 from kgan.families.wgan_gp import WGANGP
 
-__all__ = ["VanillaGAN", "DCGAN", "LSGAN", "ConditionalGAN", "WGANGP", "ACGAN"]
+__all__ = ["VanillaGAN", "DCGAN", "LSGAN", "ConditionalGAN", "WGANGP", "ACGAN", "Pix2Pix", "SRGAN", "CycleGAN"]

@@ -1,0 +1,313 @@
+"""Focused checks of the image-to-image families: networks, losses by hand, data, export, clients.
+
+The shared battery (fit, 2 replicas = 1, round trip, resume, export in a fresh
+process, bad input) runs in tests/test_families.py.
+"""
+
+import io
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import kgan
+from kgan import data_pairs, export, export_translation
+from kgan import image_networks as nets
+from kgan import serving_client as sc
+from kgan.families.pix2pix import hole_l1, hole_mask
+
+from serving_double import ServingDouble
+
+RNG = np.random.default_rng(0)
+
+
+def images(n, shape, seed=0):
+    return (np.tanh(np.random.default_rng(seed).normal(size=(n,) + shape)) * 0.9).astype("float32")
+
+
+# ------------------------------------------------------------------ networks
+@pytest.mark.parametrize("size,depth", [(28, 2), (16, 4), (64, 6), (256, 8)])
+def test_unet_depth_follows_the_size(size, depth):
+    assert nets.unet_depth(size) == depth
+
+
+def test_unet_and_patchgan_shapes():
+    g = nets.build_unet_generator((28, 28, 2), 1, base_filters=4)
+    assert g.output.shape == (None, 28, 28, 1)
+    assert len([l for l in g.layers if isinstance(l, nets.ReplicaDropout)]) == 1  # depth 2
+    g64 = nets.build_unet_generator((64, 64, 3), 3, base_filters=2)
+    assert len([l for l in g64.layers if isinstance(l, nets.ReplicaDropout)]) == 3  # paper: 3
+    d = nets.build_patchgan_discriminator((64, 64, 3), (64, 64, 1), base_filters=4)
+    assert d.output.shape == (None, 8, 8, 1)  # 3 stride-2 layers, then stride 1
+    with pytest.raises(ValueError, match="one size"):
+        nets.build_patchgan_discriminator((28, 28, 1), (7, 7, 1))
+    with pytest.raises(ValueError, match="divisible by 2"):
+        nets.build_unet_generator((28, 28, 1), 1, depth=3)
+
+
+def test_replica_dropout_is_identity_at_inference_and_scales_in_training():
+    layer = nets.ReplicaDropout(0.5, seed=1)
+    x = np.ones((4, 8, 8, 2), "float32")
+    np.testing.assert_array_equal(layer(x, training=False), x)
+    y = np.asarray(layer(x, training=True))
+    assert set(np.unique(y)) <= {0.0, 2.0} and 0.3 < (y == 0).mean() < 0.7
+
+
+def test_subpixel_upsampling_equals_depth_to_space_by_hand():
+    r, c = 2, 3
+    x = RNG.normal(size=(2, 3, 4, c * r * r)).astype("float32")
+    want = np.zeros((2, 3 * r, 4 * r, c), "float32")
+    for i in range(3):
+        for j in range(4):
+            for a in range(r):
+                for b in range(r):
+                    want[:, i * r + a, j * r + b, :] = x[:, i, j, (a * r + b) * c:(a * r + b + 1) * c]
+    np.testing.assert_array_equal(nets.SubPixelUpsampling(r)(x), want)
+    np.testing.assert_array_equal(tf.nn.depth_to_space(x, r), want)
+    g = nets.build_srgan_generator((7, 7, 1), 4, filters=4, num_blocks=1)
+    assert g.output.shape == (None, 28, 28, 1)
+    assert sum(isinstance(l, nets.SubPixelUpsampling) for l in g.layers) == 2  # two x2 steps
+
+
+# -------------------------------------------------------------------- losses
+def test_pix2pix_loss_is_adversarial_plus_100_l1_by_hand():
+    m = kgan.Pix2Pix(source_shape=(16, 16, 1), generator_options={"base_filters": 4},
+                     discriminator_options={"base_filters": 4}, seed=0)
+    src, tgt, fake = images(2, (16, 16, 1), 1), images(2, (16, 16, 1), 2), images(2, (16, 16, 1), 3)
+    parts = m.g_values(src, tgt, fake, training=False)
+    np.testing.assert_allclose(parts["g_l1"], 100 * np.abs(fake - tgt).mean((1, 2, 3)), rtol=1e-5)
+    logits = np.asarray(m.discriminator([src, fake], training=False)).reshape(2, -1)
+    np.testing.assert_allclose(parts["g_adversarial"],
+                               np.log1p(np.exp(-logits)).mean(1), rtol=1e-5)  # -log sigmoid
+    d = m.d_values(src, tgt, fake, training=False)
+    real = np.asarray(m.discriminator([src, tgt], training=False)).reshape(2, -1)
+    want = 0.5 * (np.log1p(np.exp(-real)).mean(1) + np.log1p(np.exp(logits)).mean(1))
+    np.testing.assert_allclose(d, want, rtol=1e-5)  # the paper halves D's objective
+
+
+def test_inpainting_loss_counts_only_the_hole():
+    src, tgt = data_pairs.inpainting_pairs(images(3, (8, 8, 1)), hole=4, seed=0)
+    mask = np.asarray(hole_mask(src))
+    assert mask.sum((1, 2, 3)).tolist() == [16.0] * 3  # a 4x4 hole each
+    out = images(3, (8, 8, 1), 5)
+    want = (np.abs(out - tgt) * mask).sum((1, 2, 3)) / 16.0
+    np.testing.assert_allclose(hole_l1(out, tgt, mask), want, rtol=1e-6)
+    moved = np.where(mask > 0, out, out + 0.5)  # change only pixels outside the hole
+    np.testing.assert_allclose(hole_l1(moved, tgt, mask), want, rtol=1e-6)
+    m = kgan.Pix2Pix(source_shape=(8, 8, 2), inpainting=True, seed=0,
+                     generator_options={"base_filters": 2}, discriminator_options={"base_filters": 2})
+    filled = np.asarray(m.forward(src))
+    np.testing.assert_array_equal(filled[mask == 0], src[..., :1][mask == 0])  # known pixels kept
+    with pytest.raises(ValueError, match="mask channel"):
+        kgan.Pix2Pix(source_shape=(8, 8, 1), target_shape=(8, 8, 1), inpainting=True)
+
+
+class _Scale(keras.layers.Layer):
+    def call(self, x):
+        return 0.5 * x
+
+
+def _half(shape, name):
+    x = keras.Input(shape)
+    return keras.Model(x, _Scale()(x), name=name)
+
+
+def test_cycle_and_identity_losses_by_hand():
+    # G(x) = F(x) = x / 2: cycle |x/4 - x| = 0.75|x|, identity |x/2 - x| = 0.5|x|
+    s = (8, 8, 1)
+    m = kgan.CycleGAN(_half(s, "gab"), _half(s, "gba"), source_shape=s, seed=0,
+                      discriminator_options={"base_filters": 2, "num_layers": 1})
+    a, b = images(2, s, 1), images(2, s, 2)
+    parts, _, _ = m._g_parts(a, b, False)
+    mean_abs = np.abs(a).mean((1, 2, 3)) + np.abs(b).mean((1, 2, 3))
+    np.testing.assert_allclose(parts["cycle_loss"], 10 * 0.75 * mean_abs, rtol=1e-5)
+    np.testing.assert_allclose(parts["identity_loss"], 5 * 0.5 * mean_abs, rtol=1e-5)
+    db = np.asarray(m.discriminator_b(0.5 * a)).reshape(2, -1)
+    da = np.asarray(m.discriminator_a(0.5 * b)).reshape(2, -1)
+    # least squares with kgan's 1/2, times adversarial_weight 2: CycleGAN's MSE(D(G(a)), 1)
+    want = ((db - 1) ** 2).mean(1) + ((da - 1) ** 2).mean(1)
+    np.testing.assert_allclose(parts["g_adversarial"], want, rtol=1e-5)
+
+
+def test_cyclegan_pools_are_replay_buffers_saved_with_the_model():
+    m = kgan.CycleGAN(source_shape=(8, 8, 1), pool_size=50, seed=0,
+                      generator_options={"base_filters": 2, "num_blocks": 1})
+    assert isinstance(m.pool_a, kgan.transforms.ReplayBuffer) and m.pool_a.capacity == 50
+    assert any("samples" in v.path for v in m.pool_b.weights)
+
+
+def test_srgan_content_loss_by_hand_and_srresnet_trains_no_d():
+    phi = kgan.families.srgan.feature_extractor_from(
+        nets.build_feature_network((16, 16, 1), filters=(2,)))
+    m = kgan.SRGAN(source_shape=(4, 4, 1), feature_extractor=phi, seed=0,
+                   generator_options={"filters": 2, "num_blocks": 1},
+                   discriminator_options={"base_filters": 2, "num_blocks": 2, "dense_units": 4})
+    tgt, fake = images(2, (16, 16, 1), 1), images(2, (16, 16, 1), 2)
+    parts = m.g_values(None, tgt, fake, training=False)
+    np.testing.assert_allclose(parts["g_mse"], ((fake - tgt) ** 2).mean((1, 2, 3)), rtol=1e-5)
+    f = (np.asarray(phi(fake)) - np.asarray(phi(tgt))) ** 2
+    np.testing.assert_allclose(parts["g_feature"], 0.006 * f.mean((1, 2, 3)), rtol=1e-4)
+    sr = kgan.SRGAN(source_shape=(4, 4, 1), adversarial_weight=0.0, seed=0,
+                    generator_options={"filters": 2, "num_blocks": 1},
+                    discriminator_options={"base_filters": 2, "num_blocks": 2, "dense_units": 4})
+    sr.compile()
+    sr.fit(images(8, (4, 4, 1)), images(8, (16, 16, 1)), batch_size=4, verbose=0)
+    assert sr.step == 2 and int(sr.d_optimizer.iterations.numpy()) == 0
+
+
+def test_vgg19_without_weights_is_a_clear_error(tmp_path):
+    from kgan.metrics.extractors import WeightsNotFoundError
+
+    with pytest.raises(WeightsNotFoundError, match="VGG19 ImageNet weights not found"):
+        kgan.families.srgan.vgg19_features((28, 28, 1), weights=str(tmp_path / "none.h5"))
+
+
+# ---------------------------------------------------------------------- data
+def test_offline_tasks():
+    x = images(4, (28, 28, 1))
+    lr, hr = data_pairs.super_resolution_pairs(x, 4)
+    assert lr.shape == (4, 7, 7, 1)
+    np.testing.assert_allclose(lr[:, 0, 0, 0], x[:, :4, :4, 0].mean((1, 2)), atol=1e-5)  # area
+    edges, _ = data_pairs.edge_pairs(x)
+    assert edges.min() >= -1 and edges.max() <= 1 and np.allclose(edges.max((1, 2, 3)), 1)
+    src, _ = data_pairs.inpainting_pairs(x, seed=0)
+    assert src.shape == (4, 28, 28, 2)
+    assert ((src[..., 1] > 0).sum((1, 2)) == 14 * 14).all()  # a quarter of the image
+    with pytest.raises(ValueError, match="expected one of"):
+        data_pairs.make_pairs("sr3", x)
+
+
+def test_unpaired_stream_resumes_exactly():
+    a, b = images(10, (4, 4, 1), 1), images(7, (4, 4, 1), 2)
+    ds, steps = data_pairs.unpaired_stream(a, b, batch_size=3, seed=0)
+    assert steps == 3
+    full = [(x.numpy(), y.numpy()) for x, y in ds.take(6)]
+    later, _ = data_pairs.unpaired_stream(a, b, batch_size=3, seed=0, start_step=4)
+    for (x, y), (u, v) in zip(full[4:], later.take(2)):
+        np.testing.assert_array_equal(x, u.numpy())
+        np.testing.assert_array_equal(y, v.numpy())
+
+
+# -------------------------------------------------------------------- export
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    base = str(tmp_path_factory.mktemp("models"))
+    keras.utils.set_random_seed(0)
+    p2p = kgan.Pix2Pix(source_shape=(16, 16, 1), generator_options={"base_filters": 4},
+                       discriminator_options={"base_filters": 4}, seed=0)
+    cg = kgan.CycleGAN(source_shape=(16, 16, 1), generator_options={"base_filters": 2,
+                                                                    "num_blocks": 1}, seed=0)
+    export.export_generator(p2p, base, "p2p", max_batch=4)
+    export.export_generator(cg, base, "cg")
+    return {"base": base, "p2p": p2p, "cg": cg}
+
+
+def _sig(exported, name, sig="serving_default"):
+    return export.load_export(os.path.join(exported["base"], name)).signatures[sig]
+
+
+@pytest.mark.parametrize("bad,match", [
+    (np.zeros((2, 16, 16, 3), "float32"), r"shape \[batch, 16, 16, 1\].*got shape \[2, 16, 16, 3\]"),
+    (np.zeros((2, 8, 8, 1), "float32"), r"got shape \[2, 8, 8, 1\]"),
+    (np.full((2, 16, 16, 1), 255.0, "float32"), r"values in \[-1, 1\], got values in \[255"),
+    (np.zeros((5, 16, 16, 1), "float32"), r"at most 4 images per request.*got 5"),
+])
+def test_bad_requests_fail_inside_the_signature(exported, bad, match):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=match):
+        _sig(exported, "p2p")(images=tf.constant(bad))
+
+
+def test_png_signature_round_trips_and_checks_size(exported):
+    from PIL import Image
+
+    x = images(2, (16, 16, 1))
+    pixels = kgan.data.to_uint8(x)
+    pngs = []
+    for p in pixels:
+        buf = io.BytesIO()
+        Image.fromarray(p[..., 0]).save(buf, format="PNG")
+        pngs.append(buf.getvalue())
+    out = _sig(exported, "p2p", "translate_png")(png_bytes=tf.constant(pngs))["png_bytes"]
+    got = np.stack([np.asarray(Image.open(io.BytesIO(b))) for b in out.numpy()])[..., None]
+    want = kgan.data.to_uint8(exported["p2p"].translate(pixels.astype("float32") / 127.5 - 1))
+    np.testing.assert_array_equal(got, want)
+    rgb = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(rgb, format="PNG")
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"expected 16x16 PNGs with 1"):
+        _sig(exported, "p2p", "translate_png")(png_bytes=tf.constant([rgb.getvalue()]))
+
+
+def test_cyclegan_exports_both_directions(exported):
+    meta = export.read_export_metadata(os.path.join(exported["base"], "cg"))
+    assert {"a_to_b", "b_to_a", "a_to_b_png", "b_to_a_png", "serving_default"} <= set(
+        meta["signatures"])
+    x = images(3, (16, 16, 1))
+    for name in ("a_to_b", "b_to_a"):
+        np.testing.assert_allclose(
+            export_translation.translate_from_export(os.path.join(exported["base"], "cg"), x, name),
+            exported["cg"].translate(x, direction=name), atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["rest", "grpc"])
+def test_clients_translate_through_a_server(exported, kind):
+    double = ServingDouble({n: os.path.join(exported["base"], n) for n in ("p2p", "cg")})
+    with double.start():
+        if kind == "rest":
+            client = sc.RestClient(double.rest_url, "p2p", timeout=30)
+        else:
+            client = sc.GrpcClient(double.grpc_target, "p2p", timeout=30)
+        x = images(3, (16, 16, 1))
+        np.testing.assert_allclose(client.translate(x), exported["p2p"].translate(x), atol=1e-5)
+        pngs = client.translate_png([tf.io.encode_png(kgan.data.to_uint8(x[0])).numpy()])
+        assert pngs[0].startswith(b"\x89PNG")
+        with pytest.raises(sc.ServingError, match="at most 4 images"):
+            client.translate(np.zeros((5, 16, 16, 1), "float32"))
+        client.close()
+
+
+# ----------------------------------------------------------------------- CLI
+class _Crash(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt("simulated crash")
+
+
+@pytest.mark.parametrize("variant,dataset", [("pix2pix", "inpaint"), ("cyclegan", "mnist2digits"),
+                                             ("srgan", "sr4")])
+def test_cli_trains_exports_and_resumes_exactly(tmp_path, variant, dataset):
+    from kgan.training import TrainConfig, run
+    from shared_data import MNIST
+
+    if dataset == "mnist2digits" and not os.path.isdir(MNIST):
+        pytest.skip(f"{MNIST} not present")
+
+    def config(out):
+        return TrainConfig(variant=variant, dataset=dataset, max_samples=32, batch_size=16,
+                           epochs=2, base_filters=2, num_samples=4, verbose=0, out=str(out),
+                           data_dir=MNIST if dataset == "mnist2digits" else None)
+
+    whole = run(config(tmp_path / "a"))
+    assert whole["export_matches_model"] and whole["steps"] == 4
+    with pytest.raises(KeyboardInterrupt):
+        run(config(tmp_path / "b"), extra_callbacks=[_Crash()])
+    resumed = run(config(tmp_path / "b"))
+    assert resumed["resumed_from_step"] == 2 and resumed["steps"] == 4
+    a = keras.saving.load_model(str(tmp_path / "a" / "model.keras"))
+    b = keras.saving.load_model(str(tmp_path / "b" / "model.keras"))
+    for u, v in zip(a.weights, b.weights):
+        np.testing.assert_allclose(np.asarray(u), np.asarray(v), rtol=1e-5, atol=1e-6)
+    assert (tmp_path / "b" / "samples" / "epoch_0002.png").is_file()
+
+
+def test_cli_refuses_mismatched_variant_and_task(capsys):
+    from kgan import cli
+
+    for argv, msg in [(["--variant", "pix2pix", "--dataset", "digits"], "image-to-image"),
+                      (["--variant", "dcgan", "--dataset", "edges"], "cannot train on"),
+                      (["--variant", "pix2pix", "--dataset", "mnist2digits"], "unpaired"),
+                      (["--variant", "srgan", "--dataset", "edges"], "trains on --dataset sr4")]:
+        with pytest.raises(SystemExit):
+            cli.parse_args(argv)
+        assert msg in capsys.readouterr().err
