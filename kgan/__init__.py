@@ -11,11 +11,12 @@ from kgan import (data, layers, losses, networks, noise, objectives, options, re
                   transforms)
 from kgan.core.adversarial import AdversarialModel, NonFiniteLossError
 from kgan.core.gan import GAN
-from kgan.families import ACGAN, ConditionalGAN, DCGAN, LSGAN, VanillaGAN, WGANGP
+from kgan.families import (ACGAN, BEGAN, ConditionalGAN, DCGAN, InfoGAN, LSGAN, VanillaGAN,
+                            WGANGP)
 from kgan.validation import DataError
 
 __version__ = "0.2.0"
 
 __all__ = ["GAN", "AdversarialModel", "VanillaGAN", "ConditionalGAN", "DCGAN", "LSGAN", "WGANGP",
-           "ACGAN", "DataError", "NonFiniteLossError", "data", "layers", "losses", "networks",
+           "ACGAN", "InfoGAN", "BEGAN", "DataError", "NonFiniteLossError", "data", "layers", "losses", "networks",
            "noise", "objectives", "options", "regularizers", "steps", "transforms"]

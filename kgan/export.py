@@ -19,6 +19,12 @@ is an input only for conditional models):
   [-1, 1] and ``images_uint8`` uint8 ``[batch, H, W, C]``.
 - ``generate_from_seed``: inputs ``seed`` int64 ``[batch]`` (+ ``labels``);
   the same outputs, one image per seed.
+- ``generate_from_codes`` (models with latent codes, :class:`kgan.InfoGAN`):
+  inputs ``seed`` int64 ``[batch]`` (the noise), ``categorical`` int64
+  ``[batch, m]`` (one category per categorical code) and ``continuous``
+  float32 ``[batch, c]`` (each only when the model has such codes); the
+  numeric outputs. Equals ``model.generate(n, seed=s, codes=...)``. For
+  these models ``generate_from_seed`` draws the codes from the seed too.
 - ``generate_png``: the inputs of ``serving_default``; output ``png_bytes``
   string ``[batch]``, one PNG file per image.
 - ``generate_png_from_seed``: the inputs of ``generate_from_seed``; output
@@ -99,6 +105,7 @@ DEFAULT_SIGNATURE = "serving_default"
 SEED_SIGNATURE = "generate_from_seed"
 PNG_SIGNATURE = "generate_png"
 PNG_SEED_SIGNATURE = "generate_png_from_seed"
+CODES_SIGNATURE = "generate_from_codes"
 SERVE_TAG = "serve"
 WARMUP_FILE = "tf_serving_warmup_requests"
 METADATA_FILE = "kgan_export.json"
@@ -225,9 +232,53 @@ def _signature_specs(latent_dim, num_classes):
     return [z], [seed]
 
 
-def _build_module(generator, latent_dim, num_classes, data_shape, max_batch):
-    """A ``tf.Module`` holding the generator's variables and the signatures."""
+def _check_codes(seed, categorical_ids, values, categorical, continuous):
+    """In-signature checks of InfoGAN codes: one row per seed, categories in range, finite."""
+    batch = tf.size(seed, out_type=tf.int64)
+    checks = []
+    if categorical:
+        m = len(categorical)
+        rank_ok, dims, shape = _runtime_dims(categorical_ids, 2)
+        ok = tf.logical_and(rank_ok, tf.logical_and(tf.equal(dims[0], batch),
+                                                    tf.equal(dims[1], m)))
+        check = tf.debugging.Assert(ok, [tf.strings.join([
+            f"categorical: expected an int64 tensor of shape [batch, {m}], one row per seed, "
+            "i.e. [", tf.strings.as_string(batch), f", {m}], got shape ", _shape_str(shape)])])
+        with tf.control_dependencies([check]):
+            ids = tf.reshape(categorical_ids, [-1, m])
+            limits = tf.constant(categorical, tf.int64)
+            in_range = tf.reduce_all(tf.logical_and(ids >= 0, ids < limits[None, :]))
+            checks.append(tf.debugging.Assert(in_range, [tf.strings.join([
+                f"categorical: expected code j in [0, k_j) with k = {list(categorical)}, got "
+                "values in [", tf.strings.as_string(tf.reduce_min(ids)), ", ",
+                tf.strings.as_string(tf.reduce_max(ids)), "]"])]))
+    if continuous:
+        rank_ok, dims, shape = _runtime_dims(values, 2)
+        ok = tf.logical_and(rank_ok, tf.logical_and(tf.equal(dims[0], batch),
+                                                    tf.equal(dims[1], continuous)))
+        check = tf.debugging.Assert(ok, [tf.strings.join([
+            f"continuous: expected a float32 tensor of shape [batch, {continuous}], one row per "
+            "seed, i.e. [", tf.strings.as_string(batch), f", {continuous}], got shape ",
+            _shape_str(shape)])])
+        with tf.control_dependencies([check]):
+            checks.append(tf.debugging.Assert(tf.reduce_all(tf.math.is_finite(values)), [
+                "continuous: expected finite values, got NaN or Inf"]))
+    with tf.control_dependencies(checks):
+        return (tf.identity(categorical_ids) if categorical else None,
+                tf.identity(values) if continuous else None)
+
+
+def _build_module(generator, latent_dim, num_classes, data_shape, max_batch,
+                  seed_latents=None, codes=None):
+    """A ``tf.Module`` holding the generator's variables and the signatures.
+
+    ``seed_latents(seeds)`` maps seeds to latents (default
+    :func:`kgan.noise.latents_from_seeds`); ``codes`` is ``(noise_dim,
+    categorical, continuous, latents_from_codes)`` for models with latent
+    codes (InfoGAN), which adds the ``generate_from_codes`` signature.
+    """
     image = _is_image(data_shape)
+    seed_latents = seed_latents or (lambda s: noise_lib.latents_from_seeds(s, latent_dim))
     png = _png_supported(data_shape)
 
     def run_generator(z, labels):
@@ -259,7 +310,7 @@ def _build_module(generator, latent_dim, num_classes, data_shape, max_batch):
         seed = _check_seed(seed, max_batch)
         if num_classes:
             labels = _check_labels(labels, tf.size(seed), num_classes, "seed")
-        z = noise_lib.latents_from_seeds(seed, latent_dim)
+        z = seed_latents(seed)
         return run_generator(z, labels)
 
     z_specs, seed_specs = _signature_specs(latent_dim, num_classes)
@@ -287,13 +338,31 @@ def _build_module(generator, latent_dim, num_classes, data_shape, max_batch):
     if png:
         signatures[PNG_SIGNATURE] = signature(from_z, png_outputs, z_specs)
         signatures[PNG_SEED_SIGNATURE] = signature(from_seed, png_outputs, seed_specs)
+    if codes is not None:
+        _, categorical, continuous, from_codes = codes
+        specs = [tf.TensorSpec([None], tf.int64, name="seed")]
+        specs += [tf.TensorSpec([None, len(categorical)], tf.int64, name="categorical")] \
+            if categorical else []
+        specs += [tf.TensorSpec([None, continuous], tf.float32, name="continuous")] \
+            if continuous else []
+
+        def with_codes(seed, *given):
+            seed = _check_seed(seed, max_batch)
+            given = list(given)
+            ids = given.pop(0) if categorical else None
+            values = given.pop(0) if continuous else None
+            ids, values = _check_codes(seed, ids, values, categorical, continuous)
+            return numeric_outputs(run_generator(from_codes(seed, ids, values), None))
+
+        signatures[CODES_SIGNATURE] = tf.function(with_codes, input_signature=specs,
+                                                  autograph=False)
     for name, fn in signatures.items():
         setattr(root, name, fn)
     return root, signatures
 
 
 # ------------------------------------------------------------------- warmup
-def _warmup_requests(model_name, signatures, latent_dim, num_classes, batch_sizes):
+def _warmup_requests(model_name, signatures, latent_dim, num_classes, batch_sizes, codes=None):
     """One PredictionLog per signature and batch size, with valid inputs."""
     from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
@@ -305,6 +374,11 @@ def _warmup_requests(model_name, signatures, latent_dim, num_classes, batch_size
         labels = (np.arange(batch) % num_classes).astype(np.int64) if num_classes else None
         for name in signatures:
             first = {"z": z} if name in (DEFAULT_SIGNATURE, PNG_SIGNATURE) else {"seed": seed}
+            if name == CODES_SIGNATURE:
+                if codes[1]:
+                    first["categorical"] = np.zeros((batch, len(codes[1])), np.int64)
+                if codes[2]:
+                    first["continuous"] = np.zeros((batch, codes[2]), np.float32)
             if labels is not None:
                 first["labels"] = labels
             request = predict_pb2.PredictRequest(
@@ -405,7 +479,15 @@ def export_generator(model, base_dir, model_name="generator", version=None, warm
     num_classes = int(model.num_classes) if model.num_classes else None
     data_shape = tuple(int(d) for d in model.data_shape)
     generator = _exported_generator(model)
-    root, signatures = _build_module(generator, latent_dim, num_classes, data_shape, max_batch)
+    codes = None
+    if hasattr(model, "code_layout"):  # InfoGAN: seeds draw codes too; codes can be given
+        from kgan.families.infogan import code_latents
+        noise_dim, categorical, continuous = model.code_layout()
+        codes = (noise_dim, tuple(categorical), int(continuous),
+                 lambda s, ids, v: code_latents(s, noise_dim, categorical, continuous, ids, v))
+    own = getattr(model, "latents_from_seeds", None)
+    root, signatures = _build_module(generator, latent_dim, num_classes, data_shape, max_batch,
+                                     seed_latents=own, codes=codes)
 
     os.makedirs(model_dir, exist_ok=True)
     # Beside the final directory (same file system, so the rename is atomic);
@@ -416,7 +498,7 @@ def export_generator(model, base_dir, model_name="generator", version=None, warm
         extra = os.path.join(tmp, ASSETS_EXTRA)
         os.makedirs(extra, exist_ok=True)
         records = _warmup_requests(model_name, signatures, latent_dim, num_classes,
-                                   warmup_sizes)
+                                   warmup_sizes, codes)
         if records:
             with tf.io.TFRecordWriter(os.path.join(extra, WARMUP_FILE)) as writer:
                 for record in records:
@@ -432,6 +514,9 @@ def export_generator(model, base_dir, model_name="generator", version=None, warm
                                 else "generator",
             "model_class": type(model).__name__,
         }
+        if codes is not None:
+            metadata["codes"] = {"noise_dim": codes[0], "categorical": list(codes[1]),
+                                 "continuous": codes[2]}
         with open(os.path.join(extra, METADATA_FILE), "w") as f:
             json.dump(metadata, f, indent=2)
         if os.path.exists(final):
@@ -496,7 +581,7 @@ def load_export(path):
     return tf.saved_model.load(_resolve_version_dir(path))
 
 
-def generate_from_export(path, num_samples, seed=0, labels=None, batch_size=256):
+def generate_from_export(path, num_samples, seed=0, labels=None, batch_size=256, codes=None):
     """Runs an export's ``generate_from_seed`` signature.
 
     Returns the same samples as ``model.generate(num_samples, seed=seed,
@@ -510,6 +595,9 @@ def generate_from_export(path, num_samples, seed=0, labels=None, batch_size=256)
             default ``0, 1, ..., num_classes-1, 0, ...`` as in ``generate``.
         batch_size: samples per signature call (at most the export's
             ``max_batch``).
+        codes: for exports with latent codes (InfoGAN), ``{"categorical":
+            int [n, m], "continuous": float [n, c]}``, run through
+            ``generate_from_codes`` (every code of the model must be given).
 
     Returns:
         numpy float32 ``[num_samples] + data_shape`` (images in [-1, 1]).
@@ -520,8 +608,19 @@ def generate_from_export(path, num_samples, seed=0, labels=None, batch_size=256)
     """
     path = _resolve_version_dir(path)
     meta = read_export_metadata(path)
-    fn = load_export(path).signatures[SEED_SIGNATURE]
     n = int(num_samples)
+    if codes is not None:
+        spec = meta.get("codes")
+        if not spec:
+            raise ValueError("codes were given but the export has no latent codes.")
+        given = {}
+        if spec["categorical"]:
+            ids = np.asarray(codes.get("categorical"), np.int64)
+            given["categorical"] = ids.reshape(n, len(spec["categorical"]))
+        if spec["continuous"]:
+            given["continuous"] = np.asarray(codes.get("continuous"), np.float32).reshape(
+                n, spec["continuous"])
+    fn = load_export(path).signatures[CODES_SIGNATURE if codes is not None else SEED_SIGNATURE]
     num_classes = meta["num_classes"]
     if num_classes:
         if labels is None:
@@ -538,6 +637,8 @@ def generate_from_export(path, num_samples, seed=0, labels=None, batch_size=256)
     outs = []
     for i in range(0, n, batch_size):
         kwargs = {"seed": tf.constant(seeds[i:i + batch_size])}
+        if codes is not None:
+            kwargs.update({k: tf.constant(v[i:i + batch_size]) for k, v in given.items()})
         if num_classes:
             kwargs["labels"] = tf.constant(labels[i:i + batch_size].astype(np.int64))
         outs.append(fn(**kwargs)[key].numpy())

@@ -73,9 +73,13 @@ class FamilyTestCase:
         strategy = strategy or tf.distribute.get_strategy()
         with strategy.scope():
             gan = self.family(seed=3, **{**self.kwargs, **extra})
-            gan.compile(g_optimizer=keras.optimizers.Adam(1e-2),
-                        d_optimizer=keras.optimizers.Adam(1e-2))
+            gan.compile(**self.optimizers())
         return gan
+
+    def optimizers(self):
+        """The compile() optimizers of every check (a hook for families that need others)."""
+        return {"g_optimizer": keras.optimizers.Adam(1e-2),
+                "d_optimizer": keras.optimizers.Adam(1e-2)}
 
     def data(self, n=32):
         rng = np.random.default_rng(0)
