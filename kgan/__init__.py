@@ -7,7 +7,7 @@ Example:
     >>> gan.fit(dataset, epochs=10)
 """
 
-from kgan import (data, layers, losses, networks, noise, objectives, options, regularizers, steps,
+from kgan import (data, latent, layers, losses, networks, noise, objectives, options, regularizers, steps,
                   transforms)
 from kgan.core.adversarial import AdversarialModel, NonFiniteLossError
 from kgan.core.gan import GAN
@@ -18,5 +18,5 @@ from kgan.validation import DataError
 __version__ = "0.2.0"
 
 __all__ = ["GAN", "AdversarialModel", "VanillaGAN", "ConditionalGAN", "DCGAN", "LSGAN", "WGANGP",
-           "ACGAN", "InfoGAN", "BEGAN", "DataError", "NonFiniteLossError", "data", "layers", "losses", "networks",
+           "ACGAN", "InfoGAN", "BEGAN", "DataError", "NonFiniteLossError", "data", "latent", "layers", "losses", "networks",
            "noise", "objectives", "options", "regularizers", "steps", "transforms"]
