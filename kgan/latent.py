@@ -249,33 +249,55 @@ def invert(model, images, z0=None, encoder=None, steps=500, learning_rate=0.05, 
     z0 = np.asarray(z0, np.float32)
     if z0.shape != (len(x), latent_dim):
         raise ValueError(f"z0: expected shape ({len(x)}, {latent_dim}), got {z0.shape}.")
-    step_fn = _inversion_step(g, loss)
-    zs, errs = [], []
-    for i in range(0, len(x), int(batch_size)):
-        xb = tf.constant(x[i:i + batch_size])
-        z = tf.Variable(z0[i:i + batch_size])
-        opt = keras.optimizers.Adam(learning_rate)
-        opt.build([z])
-        step_fn(z, xb, opt, tf.constant(int(steps)))
-        zs.append(z.numpy())
-        errs.append(_errors(g, z, xb, loss).numpy())
-    if not zs:
-        return np.zeros((0, latent_dim), np.float32), np.zeros((0,), np.float32)
-    return np.concatenate(zs), np.concatenate(errs)
+    def errors(gz, xb):
+        diff = gz - xb
+        per = tf.abs(diff) if loss == "l1" else tf.square(diff)
+        return tf.reduce_mean(tf.reshape(per, [tf.shape(per)[0], -1]), -1)
+
+    return optimise_latents(g, x, z0, errors, steps, learning_rate, batch_size)
 
 
-def _errors(g, z, x, loss):
-    diff = tf.cast(g(z, training=False), tf.float32) - x
-    per = tf.abs(diff) if loss == "l1" else tf.square(diff)
-    return tf.reduce_mean(tf.reshape(per, [tf.shape(per)[0], -1]), -1)
+def optimise_latents(generator, x, z0, objective, steps, learning_rate, batch_size=256):
+    """Adam on ``z`` minimising ``sum_i objective(G(z), x)[i]``, batch by batch.
 
+    The engine of :func:`invert` and of AnoGAN (:class:`kgan.anomaly.AnoGAN`):
+    ``objective(generated, x) -> [n]`` per-image values (float32 tensors);
+    the whole optimisation of a batch runs in one graph call.
 
-def _inversion_step(g, loss):
+    Returns:
+        ``(z [n, latent_dim], final objective values [n])``, numpy float32.
+
+    Example:
+        >>> z, err = optimise_latents(g, x, z0, lambda gz, x: tf.reduce_mean((gz - x) ** 2, [1, 2, 3]),
+        ...                           steps=100, learning_rate=0.05)
+    """
     @tf.function(reduce_retracing=True)
-    def run(z, x, opt, steps):
-        for _ in tf.range(steps):  # the whole optimisation in one graph call
+    def run(z, xb, opt, n):
+        for _ in tf.range(n):
             with tf.GradientTape() as tape:
-                # The sum of per-image errors: each z gets only its own image's gradient.
-                total = tf.reduce_sum(_errors(g, z, x, loss))
+                # A sum of per-image values: each z gets only its own image's gradient.
+                total = tf.reduce_sum(objective(tf.cast(generator(z, training=False),
+                                                        tf.float32), xb))
             opt.apply([tape.gradient(total, z)], [z])
-    return run
+        return objective(tf.cast(generator(z, training=False), tf.float32), xb)
+
+    zs, values = [], []
+    size = max(1, min(int(batch_size), len(x)))
+    # One variable, one optimizer, one trace: the last batch is padded by
+    # repeating its rows (the copies are optimised independently and dropped).
+    z = tf.Variable(np.zeros((size, z0.shape[-1]), np.float32))
+    opt = keras.optimizers.Adam(learning_rate)
+    opt.build([z])
+    fresh = [v.numpy() for v in opt.variables]  # moments, step count, learning rate
+    for i in range(0, len(x), size):
+        m = min(size, len(x) - i)
+        pad = np.arange(size) % m
+        z.assign(z0[i:i + m][pad])
+        for v, value in zip(opt.variables, fresh):
+            v.assign(value)
+        vals = run(z, tf.constant(np.asarray(x[i:i + m])[pad]), opt, tf.constant(int(steps)))
+        values.append(vals.numpy()[:m])
+        zs.append(z.numpy()[:m])
+    if not zs:
+        return (np.zeros((0, z0.shape[-1]), np.float32), np.zeros((0,), np.float32))
+    return np.concatenate(zs), np.concatenate(values).astype(np.float32)

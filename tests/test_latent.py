@@ -80,6 +80,9 @@ def test_inversion_recovers_a_known_z():
     z, err = latent.invert(g, x, steps=3000, learning_rate=0.05, seed=0)
     np.testing.assert_allclose(z, z_true, atol=1e-3)
     assert err.shape == (5,) and err.max() < 1e-5
+    # batches of 2 (the last one padded) give each image its own optimisation
+    z2, _ = latent.invert(g, x, steps=3000, learning_rate=0.05, seed=0, batch_size=2)
+    np.testing.assert_allclose(z2, z, atol=1e-4)
     # started at the answer (an exact encoder), zero steps: zero error
     z0, err0 = latent.invert(g, x, z0=z_true, steps=0)
     np.testing.assert_array_equal(z0, z_true)
