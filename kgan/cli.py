@@ -16,7 +16,8 @@ import os
 import re
 import shutil
 
-VARIANTS = ("gan", "vanilla", "dcgan", "lsgan", "conditional", "wgangp", "acgan")
+VARIANTS = ("gan", "vanilla", "dcgan", "lsgan", "conditional", "wgangp", "acgan", "infogan",
+            "began")
 # kgan.losses.available() (a test keeps the two equal; importing it here would start TensorFlow)
 LOSSES = ("hinge", "least_squares", "minimax", "non_saturating", "wasserstein")
 ARCHITECTURES = ("auto", "mlp", "dcgan")
@@ -68,6 +69,14 @@ class TrainConfig:
     spectral_norm: bool = False
     minibatch_std: int = 0
     g_normalization: str | None = None  # MLP generator: "batch", "layer" or "none" (None: batch)
+    # InfoGAN codes (--variant infogan; --latent-dim is then the noise width, default 62)
+    categorical_codes: tuple | None = (10,)
+    continuous_codes: int = 2
+    info_weight: float = 1.0
+    # BEGAN (--variant began)
+    began_gamma: float = 0.5
+    began_lambda_k: float = 0.001
+    began_embedding: int = 64
     ema_decay: float = 0.0  # > 0: keep an EMA of G's weights; samples and export use it
     epochs: int = 40
     batch_size: int = 64
@@ -155,6 +164,16 @@ _FLAGS = {
     "g_normalization": ("model", str, ("batch", "layer", "none"),
                         "MLP generator normalisation (not given: batch)"),
     "spectral_norm": ("model", None, None, "spectral normalisation in D"),
+    "categorical_codes": ("model", _int_list, None,
+                          "infogan: category counts of the categorical codes, comma-separated "
+                          "(e.g. 10 or 10,3)"),
+    "continuous_codes": ("model", int, None, "infogan: number of U(-1, 1) continuous codes"),
+    "info_weight": ("loss and regularizers", float, None,
+                    "infogan: lambda of the mutual-information term (Chen et al. 2016: 1)"),
+    "began_gamma": ("loss and regularizers", float, None,
+                    "began: diversity ratio gamma = E[L(G(z))] / E[L(x)]"),
+    "began_lambda_k": ("loss and regularizers", float, None, "began: gain of the k_t controller"),
+    "began_embedding": ("model", int, None, "began: width h of D's autoencoder embedding"),
     "minibatch_std": ("model", int, None, "minibatch-stddev group size in D (0: off)"),
     "sync_batch_norm": ("distribution", None, None,
                         "synchronise D's batch statistics across replicas"),
@@ -288,8 +307,9 @@ def _config_defaults(parser, path):
     unknown = sorted(set(stored) - names)
     if unknown:
         parser.error(f"--config: {path} has unknown options: {', '.join(unknown)}")
-    if stored.get("hidden_units") is not None:
-        stored["hidden_units"] = tuple(stored["hidden_units"])
+    for key in ("hidden_units", "categorical_codes"):
+        if stored.get(key) is not None:
+            stored[key] = tuple(stored[key])
     return stored
 
 
@@ -347,8 +367,9 @@ def resolve(config):
     if c["variant"] == "wgangp" and c["gradient_penalty"] is None:
         c["gradient_penalty"] = "wgan-gp"
     c["loss"] = c["loss"] or ("wasserstein" if c["variant"] == "wgangp" else "non_saturating")
-    if c["hidden_units"] is not None:
-        c["hidden_units"] = list(c["hidden_units"])
+    for key in ("hidden_units", "categorical_codes"):
+        if c[key] is not None:
+            c[key] = list(c[key])
     c["out"] = os.path.abspath(c["out"])
     return c
 
@@ -531,3 +552,24 @@ def parse_sample_args(argv=None):
         p.error("--ema needs a .keras model (an export already holds the network it was "
                 "exported with)")
     return args
+
+
+# --- train/score.py --------------------------------------------------------------
+
+def build_score_parser():
+    """The ``train/score.py`` argument parser (no TensorFlow).
+
+    Example:
+        >>> build_score_parser().parse_args(["fanogan.keras", "images/"]).out
+        'scores.csv'
+    """
+    p = argparse.ArgumentParser(
+        prog="score.py", formatter_class=_Formatter,
+        description="Score images with a trained f-AnoGAN anomaly model and write a CSV "
+                    "(image, score, residual, feature_residual; higher is more anomalous).")
+    p.add_argument("model", help="a kgan.anomaly.FAnoGAN saved as .keras, or its export "
+                                 "(kgan.anomaly.export_scorer: a model or version folder)")
+    p.add_argument("images", help="a folder of PNG files, or an IDX image file (.gz or not), "
+                                  "e.g. ../shared/data/mnist/t10k-images-idx3-ubyte.gz")
+    p.add_argument("--out", default="scores.csv", help="the CSV to write")
+    return p

@@ -452,29 +452,6 @@ def export_generator(model, base_dir, model_name="generator", version=None, warm
         >>> export_generator(gan, "serving/models", model_name="mnist_dcgan")
         'serving/models/mnist_dcgan/1'
     """
-    if not model_name or os.sep in model_name or model_name in (".", "..") \
-            or (os.altsep and os.altsep in model_name):
-        raise ValueError(f"model_name must be one path component, got {model_name!r}.")
-    model_dir = os.path.join(base_dir, model_name)
-    if version is None:
-        existing = _versions(model_dir)
-        version = existing[-1] + 1 if existing else 1
-    if isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 1:
-        raise ValueError(f"version must be a positive integer, got {version!r}.")
-    version = int(version)
-    if isinstance(max_batch, bool) or not isinstance(max_batch, (int, np.integer)) \
-            or max_batch < 1:
-        raise ValueError(f"max_batch must be a positive integer, got {max_batch!r}.")
-    max_batch = int(max_batch)
-    warmup_sizes = _warmup_batch_sizes(warmup)
-    if any(b > max_batch for b in warmup_sizes):
-        raise ValueError(f"warmup batch sizes {warmup_sizes} exceed max_batch={max_batch}; "
-                         f"the signatures would refuse them.")
-    final = os.path.join(model_dir, str(version))
-    if os.path.exists(final):
-        raise FileExistsError(f"{final} already exists; refusing to overwrite a served "
-                              f"version. Export with a new version (or version=None).")
-
     latent_dim = int(model.latent_dim)
     num_classes = int(model.num_classes) if model.num_classes else None
     data_shape = tuple(int(d) for d in model.data_shape)
@@ -486,8 +463,77 @@ def export_generator(model, base_dir, model_name="generator", version=None, warm
         codes = (noise_dim, tuple(categorical), int(continuous),
                  lambda s, ids, v: code_latents(s, noise_dim, categorical, continuous, ids, v))
     own = getattr(model, "latents_from_seeds", None)
-    root, signatures = _build_module(generator, latent_dim, num_classes, data_shape, max_batch,
-                                     seed_latents=own, codes=codes)
+    _check_max_batch(max_batch)
+    root, signatures = _build_module(generator, latent_dim, num_classes, data_shape,
+                                     int(max_batch), seed_latents=own, codes=codes)
+    metadata = {
+        "format": 1,
+        "latent_dim": latent_dim,
+        "num_classes": num_classes,
+        "data_shape": list(data_shape),
+        "signatures": sorted(signatures),
+        "exported_network": "ema_generator" if generator is not model.generator
+                            else "generator",
+        "model_class": type(model).__name__,
+    }
+    if codes is not None:
+        metadata["codes"] = {"noise_dim": codes[0], "categorical": list(codes[1]),
+                             "continuous": codes[2]}
+    return write_version(root, signatures, base_dir, model_name, version, warmup, max_batch,
+                         lambda sizes: _warmup_requests(model_name, signatures, latent_dim,
+                                                        num_classes, sizes, codes),
+                         metadata)
+
+
+def _check_max_batch(max_batch):
+    if isinstance(max_batch, bool) or not isinstance(max_batch, (int, np.integer)) \
+            or max_batch < 1:
+        raise ValueError(f"max_batch must be a positive integer, got {max_batch!r}.")
+
+
+def write_version(root, signatures, base_dir, model_name, version, warmup, max_batch,
+                  warmup_records, metadata):
+    """Saves ``root`` as ``<base_dir>/<model_name>/<version>/`` atomically, with warmup and metadata.
+
+    What every kgan export shares (:func:`export_generator`,
+    :func:`kgan.anomaly.export_scorer`): argument checks, the write under a
+    temporary dot-name beside the final folder and the rename into place,
+    ``assets.extra/tf_serving_warmup_requests`` and
+    ``assets.extra/kgan_export.json`` (``metadata`` plus ``max_batch``).
+
+    Args:
+        root, signatures: the ``tf.Module`` and its signature functions.
+        base_dir, model_name, version, warmup, max_batch: as in
+            :func:`export_generator`.
+        warmup_records: ``batch_sizes -> [serialized PredictionLog]``.
+        metadata: dict written to ``kgan_export.json``.
+
+    Returns:
+        The version directory.
+
+    Example:
+        >>> write_version(root, sigs, "models", "m", None, True, 1024, records, {"format": 1})
+    """
+    if not model_name or os.sep in model_name or model_name in (".", "..") \
+            or (os.altsep and os.altsep in model_name):
+        raise ValueError(f"model_name must be one path component, got {model_name!r}.")
+    model_dir = os.path.join(base_dir, model_name)
+    if version is None:
+        existing = _versions(model_dir)
+        version = existing[-1] + 1 if existing else 1
+    if isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 1:
+        raise ValueError(f"version must be a positive integer, got {version!r}.")
+    version = int(version)
+    _check_max_batch(max_batch)
+    max_batch = int(max_batch)
+    warmup_sizes = _warmup_batch_sizes(warmup)
+    if any(b > max_batch for b in warmup_sizes):
+        raise ValueError(f"warmup batch sizes {warmup_sizes} exceed max_batch={max_batch}; "
+                         f"the signatures would refuse them.")
+    final = os.path.join(model_dir, str(version))
+    if os.path.exists(final):
+        raise FileExistsError(f"{final} already exists; refusing to overwrite a served "
+                              f"version. Export with a new version (or version=None).")
 
     os.makedirs(model_dir, exist_ok=True)
     # Beside the final directory (same file system, so the rename is atomic);
@@ -497,26 +543,12 @@ def export_generator(model, base_dir, model_name="generator", version=None, warm
         tf.saved_model.save(root, tmp, signatures=signatures)
         extra = os.path.join(tmp, ASSETS_EXTRA)
         os.makedirs(extra, exist_ok=True)
-        records = _warmup_requests(model_name, signatures, latent_dim, num_classes,
-                                   warmup_sizes, codes)
+        records = warmup_records(warmup_sizes)
         if records:
             with tf.io.TFRecordWriter(os.path.join(extra, WARMUP_FILE)) as writer:
                 for record in records:
                     writer.write(record)
-        metadata = {
-            "format": 1,
-            "latent_dim": latent_dim,
-            "num_classes": num_classes,
-            "data_shape": list(data_shape),
-            "signatures": sorted(signatures),
-            "max_batch": max_batch,
-            "exported_network": "ema_generator" if generator is not model.generator
-                                else "generator",
-            "model_class": type(model).__name__,
-        }
-        if codes is not None:
-            metadata["codes"] = {"noise_dim": codes[0], "categorical": list(codes[1]),
-                                 "continuous": codes[2]}
+        metadata = {**metadata, "max_batch": max_batch}
         with open(os.path.join(extra, METADATA_FILE), "w") as f:
             json.dump(metadata, f, indent=2)
         if os.path.exists(final):

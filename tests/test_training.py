@@ -302,3 +302,15 @@ def test_sample_command_keras_and_export_agree(tmp_path):
     with pytest.raises(SystemExit):
         sampling.main([str(out / "model.keras"), "--labels", "a,b"])
     assert sampling.main([str(tmp_path), "-n", "2", "--out", str(tmp_path / "y")]) == 2
+
+
+@pytest.mark.parametrize("variant", ["infogan", "began"])
+def test_infogan_and_began_variants_train_and_export(tmp_path, variant):
+    from kgan.training import TrainConfig, run
+
+    summary = run(TrainConfig(variant=variant, dataset="digits", base_filters=4, epochs=1,
+                              max_samples=64, batch_size=32, num_samples=4, eval_samples=20,
+                              latent_dim=8, verbose=0, out=str(tmp_path / variant)))
+    assert summary["export_matches_model"]
+    metrics = summary["final_metrics"]
+    assert ("info_loss" in metrics) if variant == "infogan" else {"m_global", "k_t"} <= set(metrics)
