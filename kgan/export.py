@@ -645,13 +645,21 @@ def generate_from_export(path, num_samples, seed=0, labels=None, batch_size=256,
         spec = meta.get("codes")
         if not spec:
             raise ValueError("codes were given but the export has no latent codes.")
-        given = {}
-        if spec["categorical"]:
-            ids = np.asarray(codes.get("categorical"), np.int64)
-            given["categorical"] = ids.reshape(n, len(spec["categorical"]))
-        if spec["continuous"]:
-            given["continuous"] = np.asarray(codes.get("continuous"), np.float32).reshape(
-                n, spec["continuous"])
+        from kgan.families.infogan import code_latents
+
+        # Codes left out are drawn from the seeds, as InfoGAN.generate(seed=, codes=) does.
+        cats, cont = spec["categorical"], spec["continuous"]
+        drawn = code_latents(np.arange(seed, seed + n, dtype=np.int64), spec["noise_dim"],
+                             cats, cont).numpy()
+        given, start = {}, spec["noise_dim"]
+        if cats:
+            ids = [drawn[:, start + sum(cats[:j]):start + sum(cats[:j + 1])].argmax(1)
+                   for j in range(len(cats))]
+            given["categorical"] = (np.stack(ids, 1) if codes.get("categorical") is None else
+                                    np.asarray(codes["categorical"], np.int64).reshape(n, len(cats)))
+        if cont:
+            given["continuous"] = (drawn[:, start + sum(cats):] if codes.get("continuous") is None
+                                   else np.asarray(codes["continuous"], np.float32).reshape(n, cont))
     fn = load_export(path).signatures[CODES_SIGNATURE if codes is not None else SEED_SIGNATURE]
     num_classes = meta["num_classes"]
     if num_classes:

@@ -121,3 +121,10 @@ def test_layer_flops_is_what_forward_flops_sums(throughput):
     per_layer = [throughput.layer_flops(layer) for layer in g.layers]
     assert sum(per_layer) == throughput.forward_flops(g)
     assert sum(f > 0 for f in per_layer) == 4  # the Dense and three transposed convs
+
+
+def test_hungarian_accuracy_by_hand():
+    infogan = _load("infogan")
+    # codes 0,1,2 map to digits 2,0,1; one of six is wrong
+    acc, mapping = infogan.hungarian_accuracy([0, 0, 1, 1, 2, 2], [2, 2, 0, 0, 1, 0], k=3)
+    assert acc == pytest.approx(5 / 6) and mapping == {0: 2, 1: 0, 2: 1}

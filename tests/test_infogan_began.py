@@ -74,6 +74,10 @@ def test_generate_with_codes_matches_the_export(tmp_path):
     path = export.export_generator(gan, str(tmp_path), model_name="info")
     np.testing.assert_allclose(export.generate_from_export(path, 3, seed=4, codes=codes),
                                gan.generate(3, seed=4, codes=codes), atol=1e-6)
+    # codes left out are drawn from the seed, in the export as in generate
+    part = {"categorical": np.array([2, 0, 1])}
+    np.testing.assert_allclose(export.generate_from_export(path, 3, seed=4, codes=part),
+                               gan.generate(3, seed=4, codes=part), atol=1e-6)
     # the codes really are the codes: z's one-hot and continuous columns
     z = np.array(gan.latents_from_seeds([4]))
     assert z.shape == (1, 6) and z[0, 1:4].sum() == 1.0
