@@ -7,19 +7,19 @@ Example:
     >>> gan.fit(dataset, epochs=10)
 """
 
-from kgan import (data, data_pairs, image_networks, layers, losses, networks, noise, objectives,
-                  options, regularizers, steps, transforms)
+from kgan import (data, data_pairs, image_networks, latent, layers, losses, networks, noise,
+                  objectives, options, regularizers, steps, transforms)
 from kgan.core.adversarial import AdversarialModel, NonFiniteLossError
 from kgan.core.gan import GAN
-from kgan.families import (ACGAN, DCGAN, LSGAN, WGANGP, ConditionalGAN, CycleGAN, Pix2Pix,
-                           SRGAN, VanillaGAN)
+from kgan.families import (ACGAN, BEGAN, DCGAN, LSGAN, WGANGP, ConditionalGAN, CycleGAN, InfoGAN,
+                           Pix2Pix, SRGAN, VanillaGAN)
 from kgan.saving import ModelFileError, load_model
 from kgan.validation import DataError
 
 __version__ = "0.2.0"
 
 __all__ = ["GAN", "AdversarialModel", "VanillaGAN", "ConditionalGAN", "DCGAN", "LSGAN", "WGANGP",
-           "ACGAN", "Pix2Pix", "SRGAN", "CycleGAN", "DataError", "NonFiniteLossError",
-           "ModelFileError", "load_model", "data", "data_pairs", "image_networks", "layers",
-           "losses", "networks", "noise", "objectives", "options", "regularizers", "steps",
-           "transforms"]
+           "ACGAN", "InfoGAN", "BEGAN", "Pix2Pix", "SRGAN", "CycleGAN", "DataError",
+           "NonFiniteLossError", "ModelFileError", "load_model", "data", "data_pairs",
+           "image_networks", "latent", "layers", "losses", "networks", "noise", "objectives",
+           "options", "regularizers", "steps", "transforms"]

@@ -16,8 +16,8 @@ import os
 import re
 import shutil
 
-VARIANTS = ("gan", "vanilla", "dcgan", "lsgan", "conditional", "wgangp", "acgan", "pix2pix",
-            "cyclegan", "srgan")
+VARIANTS = ("gan", "vanilla", "dcgan", "lsgan", "conditional", "wgangp", "acgan", "infogan",
+            "began", "pix2pix", "cyclegan", "srgan")
 TRANSLATION_VARIANTS = ("pix2pix", "cyclegan", "srgan")
 # kgan.data_pairs.TASKS: image-to-image tasks built at run time
 TRANSLATION_DATASETS = ("sr4", "edges", "inpaint", "mnist2digits")
@@ -74,6 +74,14 @@ class TrainConfig:
     spectral_norm: bool = False
     minibatch_std: int = 0
     g_normalization: str | None = None  # MLP generator: "batch", "layer" or "none" (None: batch)
+    # InfoGAN codes (--variant infogan; --latent-dim is then the noise width, default 62)
+    categorical_codes: tuple | None = (10,)
+    continuous_codes: int = 2
+    info_weight: float = 1.0
+    # BEGAN (--variant began)
+    began_gamma: float = 0.5
+    began_lambda_k: float = 0.001
+    began_embedding: int = 64
     ema_decay: float = 0.0  # > 0: keep an EMA of G's weights; samples and export use it
     # image-to-image variants (None: the variant's paper default)
     l1_weight: float = 100.0
@@ -176,6 +184,16 @@ _FLAGS = {
     "g_normalization": ("model", str, ("batch", "layer", "none"),
                         "MLP generator normalisation (not given: batch)"),
     "spectral_norm": ("model", None, None, "spectral normalisation in D"),
+    "categorical_codes": ("model", _int_list, None,
+                          "infogan: category counts of the categorical codes, comma-separated "
+                          "(e.g. 10 or 10,3)"),
+    "continuous_codes": ("model", int, None, "infogan: number of U(-1, 1) continuous codes"),
+    "info_weight": ("loss and regularizers", float, None,
+                    "infogan: lambda of the mutual-information term (Chen et al. 2016: 1)"),
+    "began_gamma": ("loss and regularizers", float, None,
+                    "began: diversity ratio gamma = E[L(G(z))] / E[L(x)]"),
+    "began_lambda_k": ("loss and regularizers", float, None, "began: gain of the k_t controller"),
+    "began_embedding": ("model", int, None, "began: width h of D's autoencoder embedding"),
     "minibatch_std": ("model", int, None, "minibatch-stddev group size in D (0: off)"),
     "sync_batch_norm": ("distribution", None, None,
                         "synchronise D's batch statistics across replicas"),
@@ -322,8 +340,9 @@ def _config_defaults(parser, path):
     unknown = sorted(set(stored) - names)
     if unknown:
         parser.error(f"--config: {path} has unknown options: {', '.join(unknown)}")
-    if stored.get("hidden_units") is not None:
-        stored["hidden_units"] = tuple(stored["hidden_units"])
+    for key in ("hidden_units", "categorical_codes"):
+        if stored.get(key) is not None:
+            stored[key] = tuple(stored[key])
     return stored
 
 
@@ -394,8 +413,9 @@ def resolve(config):
     c["loss"] = c["loss"] or ("wasserstein" if c["variant"] == "wgangp" else "non_saturating")
     if c["adversarial_weight"] is None and c["variant"] in TRANSLATION_VARIANTS:
         c["adversarial_weight"] = {"pix2pix": 1.0, "srgan": 1e-3, "cyclegan": 2.0}[c["variant"]]
-    if c["hidden_units"] is not None:
-        c["hidden_units"] = list(c["hidden_units"])
+    for key in ("hidden_units", "categorical_codes"):
+        if c[key] is not None:
+            c[key] = list(c[key])
     c["out"] = os.path.abspath(c["out"])
     return c
 
@@ -578,3 +598,24 @@ def parse_sample_args(argv=None):
         p.error("--raw needs a .keras model (an export holds only the network it was "
                 "exported with)")
     return args
+
+
+# --- train/score.py --------------------------------------------------------------
+
+def build_score_parser():
+    """The ``train/score.py`` argument parser (no TensorFlow).
+
+    Example:
+        >>> build_score_parser().parse_args(["fanogan.keras", "images/"]).out
+        'scores.csv'
+    """
+    p = argparse.ArgumentParser(
+        prog="score.py", formatter_class=_Formatter,
+        description="Score images with a trained f-AnoGAN anomaly model and write a CSV "
+                    "(image, score, residual, feature_residual; higher is more anomalous).")
+    p.add_argument("model", help="a kgan.anomaly.FAnoGAN saved as .keras, or its export "
+                                 "(kgan.anomaly.export_scorer: a model or version folder)")
+    p.add_argument("images", help="a folder of PNG files, or an IDX image file (.gz or not), "
+                                  "e.g. ../shared/data/mnist/t10k-images-idx3-ubyte.gz")
+    p.add_argument("--out", default="scores.csv", help="the CSV to write")
+    return p

@@ -19,6 +19,12 @@ is an input only for conditional models):
   [-1, 1] and ``images_uint8`` uint8 ``[batch, H, W, C]``.
 - ``generate_from_seed``: inputs ``seed`` int64 ``[batch]`` (+ ``labels``);
   the same outputs, one image per seed.
+- ``generate_from_codes`` (models with latent codes, :class:`kgan.InfoGAN`):
+  inputs ``seed`` int64 ``[batch]`` (the noise), ``categorical`` int64
+  ``[batch, m]`` (one category per categorical code) and ``continuous``
+  float32 ``[batch, c]`` (each only when the model has such codes); the
+  numeric outputs. Equals ``model.generate(n, seed=s, codes=...)``. For
+  these models ``generate_from_seed`` draws the codes from the seed too.
 - ``generate_png``: the inputs of ``serving_default``; output ``png_bytes``
   string ``[batch]``, one PNG file per image.
 - ``generate_png_from_seed``: the inputs of ``generate_from_seed``; output
@@ -99,6 +105,7 @@ DEFAULT_SIGNATURE = "serving_default"
 SEED_SIGNATURE = "generate_from_seed"
 PNG_SIGNATURE = "generate_png"
 PNG_SEED_SIGNATURE = "generate_png_from_seed"
+CODES_SIGNATURE = "generate_from_codes"
 SERVE_TAG = "serve"
 WARMUP_FILE = "tf_serving_warmup_requests"
 METADATA_FILE = "kgan_export.json"
@@ -225,9 +232,53 @@ def _signature_specs(latent_dim, num_classes):
     return [z], [seed]
 
 
-def _build_module(generator, latent_dim, num_classes, data_shape, max_batch):
-    """A ``tf.Module`` holding the generator's variables and the signatures."""
+def _check_codes(seed, categorical_ids, values, categorical, continuous):
+    """In-signature checks of InfoGAN codes: one row per seed, categories in range, finite."""
+    batch = tf.size(seed, out_type=tf.int64)
+    checks = []
+    if categorical:
+        m = len(categorical)
+        rank_ok, dims, shape = _runtime_dims(categorical_ids, 2)
+        ok = tf.logical_and(rank_ok, tf.logical_and(tf.equal(dims[0], batch),
+                                                    tf.equal(dims[1], m)))
+        check = tf.debugging.Assert(ok, [tf.strings.join([
+            f"categorical: expected an int64 tensor of shape [batch, {m}], one row per seed, "
+            "i.e. [", tf.strings.as_string(batch), f", {m}], got shape ", _shape_str(shape)])])
+        with tf.control_dependencies([check]):
+            ids = tf.reshape(categorical_ids, [-1, m])
+            limits = tf.constant(categorical, tf.int64)
+            in_range = tf.reduce_all(tf.logical_and(ids >= 0, ids < limits[None, :]))
+            checks.append(tf.debugging.Assert(in_range, [tf.strings.join([
+                f"categorical: expected code j in [0, k_j) with k = {list(categorical)}, got "
+                "values in [", tf.strings.as_string(tf.reduce_min(ids)), ", ",
+                tf.strings.as_string(tf.reduce_max(ids)), "]"])]))
+    if continuous:
+        rank_ok, dims, shape = _runtime_dims(values, 2)
+        ok = tf.logical_and(rank_ok, tf.logical_and(tf.equal(dims[0], batch),
+                                                    tf.equal(dims[1], continuous)))
+        check = tf.debugging.Assert(ok, [tf.strings.join([
+            f"continuous: expected a float32 tensor of shape [batch, {continuous}], one row per "
+            "seed, i.e. [", tf.strings.as_string(batch), f", {continuous}], got shape ",
+            _shape_str(shape)])])
+        with tf.control_dependencies([check]):
+            checks.append(tf.debugging.Assert(tf.reduce_all(tf.math.is_finite(values)), [
+                "continuous: expected finite values, got NaN or Inf"]))
+    with tf.control_dependencies(checks):
+        return (tf.identity(categorical_ids) if categorical else None,
+                tf.identity(values) if continuous else None)
+
+
+def _build_module(generator, latent_dim, num_classes, data_shape, max_batch,
+                  seed_latents=None, codes=None):
+    """A ``tf.Module`` holding the generator's variables and the signatures.
+
+    ``seed_latents(seeds)`` maps seeds to latents (default
+    :func:`kgan.noise.latents_from_seeds`); ``codes`` is ``(noise_dim,
+    categorical, continuous, latents_from_codes)`` for models with latent
+    codes (InfoGAN), which adds the ``generate_from_codes`` signature.
+    """
     image = _is_image(data_shape)
+    seed_latents = seed_latents or (lambda s: noise_lib.latents_from_seeds(s, latent_dim))
     png = _png_supported(data_shape)
 
     def run_generator(z, labels):
@@ -259,7 +310,7 @@ def _build_module(generator, latent_dim, num_classes, data_shape, max_batch):
         seed = _check_seed(seed, max_batch)
         if num_classes:
             labels = _check_labels(labels, tf.size(seed), num_classes, "seed")
-        z = noise_lib.latents_from_seeds(seed, latent_dim)
+        z = seed_latents(seed)
         return run_generator(z, labels)
 
     z_specs, seed_specs = _signature_specs(latent_dim, num_classes)
@@ -287,13 +338,31 @@ def _build_module(generator, latent_dim, num_classes, data_shape, max_batch):
     if png:
         signatures[PNG_SIGNATURE] = signature(from_z, png_outputs, z_specs)
         signatures[PNG_SEED_SIGNATURE] = signature(from_seed, png_outputs, seed_specs)
+    if codes is not None:
+        _, categorical, continuous, from_codes = codes
+        specs = [tf.TensorSpec([None], tf.int64, name="seed")]
+        specs += [tf.TensorSpec([None, len(categorical)], tf.int64, name="categorical")] \
+            if categorical else []
+        specs += [tf.TensorSpec([None, continuous], tf.float32, name="continuous")] \
+            if continuous else []
+
+        def with_codes(seed, *given):
+            seed = _check_seed(seed, max_batch)
+            given = list(given)
+            ids = given.pop(0) if categorical else None
+            values = given.pop(0) if continuous else None
+            ids, values = _check_codes(seed, ids, values, categorical, continuous)
+            return numeric_outputs(run_generator(from_codes(seed, ids, values), None))
+
+        signatures[CODES_SIGNATURE] = tf.function(with_codes, input_signature=specs,
+                                                  autograph=False)
     for name, fn in signatures.items():
         setattr(root, name, fn)
     return root, signatures
 
 
 # ------------------------------------------------------------------- warmup
-def _warmup_requests(model_name, signatures, latent_dim, num_classes, batch_sizes):
+def _warmup_requests(model_name, signatures, latent_dim, num_classes, batch_sizes, codes=None):
     """One PredictionLog per signature and batch size, with valid inputs."""
     from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
@@ -305,6 +374,11 @@ def _warmup_requests(model_name, signatures, latent_dim, num_classes, batch_size
         labels = (np.arange(batch) % num_classes).astype(np.int64) if num_classes else None
         for name in signatures:
             first = {"z": z} if name in (DEFAULT_SIGNATURE, PNG_SIGNATURE) else {"seed": seed}
+            if name == CODES_SIGNATURE:
+                if codes[1]:
+                    first["categorical"] = np.zeros((batch, len(codes[1])), np.int64)
+                if codes[2]:
+                    first["continuous"] = np.zeros((batch, codes[2]), np.float32)
             if labels is not None:
                 first["labels"] = labels
             request = predict_pb2.PredictRequest(
@@ -314,6 +388,9 @@ def _warmup_requests(model_name, signatures, latent_dim, num_classes, batch_size
             log = prediction_log_pb2.PredictionLog(
                 predict_log=prediction_log_pb2.PredictLog(request=request))
             records.append(log.SerializeToString())
+    if len(records) > _MAX_WARMUP_RECORDS:
+        raise ValueError(f"{len(records)} warmup records; TF Serving reads at most "
+                         f"{_MAX_WARMUP_RECORDS}. Use fewer warmup batch sizes.")
     return records
 
 
@@ -348,9 +425,7 @@ def export_generator(model, base_dir, model_name="generator", version=None, warm
     Args:
         model: a :class:`kgan.GAN` (anything with ``generator``,
             ``latent_dim``, ``data_shape`` and ``num_classes``). Its
-            ``ema_generator`` is exported when present. An image-to-image
-            model (pix2pix, CycleGAN, SRGAN) is exported image-in,
-            image-out by :func:`kgan.export_translation.export_translator`.
+            ``ema_generator`` is exported when present.
         base_dir: local directory that holds one folder per served model
             (TF Serving's ``base_path`` is ``<base_dir>/<model_name>``).
         model_name: the served model's name, a single path component.
@@ -377,35 +452,73 @@ def export_generator(model, base_dir, model_name="generator", version=None, warm
         >>> export_generator(gan, "serving/models", model_name="mnist_dcgan")
         'serving/models/mnist_dcgan/1'
     """
-    if getattr(model, "is_translation", False):
+    if getattr(model, "is_translation", False):  # image in, image out
         from kgan import export_translation
 
         return export_translation.export_translator(model, base_dir, model_name, version,
                                                     warmup, max_batch)
-    model_dir, version, max_batch, warmup_sizes = _prepare(base_dir, model_name, version,
-                                                           max_batch, warmup)
     latent_dim = int(model.latent_dim)
     num_classes = int(model.num_classes) if model.num_classes else None
     data_shape = tuple(int(d) for d in model.data_shape)
     generator = _exported_generator(model)
-    root, signatures = _build_module(generator, latent_dim, num_classes, data_shape, max_batch)
+    codes = None
+    if hasattr(model, "code_layout"):  # InfoGAN: seeds draw codes too; codes can be given
+        from kgan.families.infogan import code_latents
+        noise_dim, categorical, continuous = model.code_layout()
+        codes = (noise_dim, tuple(categorical), int(continuous),
+                 lambda s, ids, v: code_latents(s, noise_dim, categorical, continuous, ids, v))
+    own = getattr(model, "latents_from_seeds", None)
+    _check_max_batch(max_batch)
+    root, signatures = _build_module(generator, latent_dim, num_classes, data_shape,
+                                     int(max_batch), seed_latents=own, codes=codes)
     metadata = {
         "format": 1,
         "latent_dim": latent_dim,
         "num_classes": num_classes,
         "data_shape": list(data_shape),
         "signatures": sorted(signatures),
-        "max_batch": max_batch,
         "exported_network": "ema_generator" if generator is not model.generator
                             else "generator",
         "model_class": type(model).__name__,
     }
-    return _write_version(model_dir, version, root, signatures, metadata, lambda: _warmup_requests(
-        model_name, signatures, latent_dim, num_classes, warmup_sizes))
+    if codes is not None:
+        metadata["codes"] = {"noise_dim": codes[0], "categorical": list(codes[1]),
+                             "continuous": codes[2]}
+    return write_version(root, signatures, base_dir, model_name, version, warmup, max_batch,
+                         lambda sizes: _warmup_requests(model_name, signatures, latent_dim,
+                                                        num_classes, sizes, codes),
+                         metadata)
 
 
-def _prepare(base_dir, model_name, version, max_batch, warmup):
-    """Checked ``(model_dir, version, max_batch, warmup sizes)`` of an export."""
+def _check_max_batch(max_batch):
+    if isinstance(max_batch, bool) or not isinstance(max_batch, (int, np.integer)) \
+            or max_batch < 1:
+        raise ValueError(f"max_batch must be a positive integer, got {max_batch!r}.")
+
+
+def write_version(root, signatures, base_dir, model_name, version, warmup, max_batch,
+                  warmup_records, metadata):
+    """Saves ``root`` as ``<base_dir>/<model_name>/<version>/`` atomically, with warmup and metadata.
+
+    What every kgan export shares (:func:`export_generator`,
+    :func:`kgan.anomaly.export_scorer`): argument checks, the write under a
+    temporary dot-name beside the final folder and the rename into place,
+    ``assets.extra/tf_serving_warmup_requests`` and
+    ``assets.extra/kgan_export.json`` (``metadata`` plus ``max_batch``).
+
+    Args:
+        root, signatures: the ``tf.Module`` and its signature functions.
+        base_dir, model_name, version, warmup, max_batch: as in
+            :func:`export_generator`.
+        warmup_records: ``batch_sizes -> [serialized PredictionLog]``.
+        metadata: dict written to ``kgan_export.json``.
+
+    Returns:
+        The version directory.
+
+    Example:
+        >>> write_version(root, sigs, "models", "m", None, True, 1024, records, {"format": 1})
+    """
     if not model_name or os.sep in model_name or model_name in (".", "..") \
             or (os.altsep and os.altsep in model_name):
         raise ValueError(f"model_name must be one path component, got {model_name!r}.")
@@ -416,9 +529,7 @@ def _prepare(base_dir, model_name, version, max_batch, warmup):
     if isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 1:
         raise ValueError(f"version must be a positive integer, got {version!r}.")
     version = int(version)
-    if isinstance(max_batch, bool) or not isinstance(max_batch, (int, np.integer)) \
-            or max_batch < 1:
-        raise ValueError(f"max_batch must be a positive integer, got {max_batch!r}.")
+    _check_max_batch(max_batch)
     max_batch = int(max_batch)
     warmup_sizes = _warmup_batch_sizes(warmup)
     if any(b > max_batch for b in warmup_sizes):
@@ -428,12 +539,7 @@ def _prepare(base_dir, model_name, version, max_batch, warmup):
     if os.path.exists(final):
         raise FileExistsError(f"{final} already exists; refusing to overwrite a served "
                               f"version. Export with a new version (or version=None).")
-    return model_dir, version, max_batch, warmup_sizes
 
-
-def _write_version(model_dir, version, root, signatures, metadata, make_records):
-    """Saves ``root`` as ``<model_dir>/<version>`` atomically, with warmup and metadata."""
-    final = os.path.join(model_dir, str(version))
     os.makedirs(model_dir, exist_ok=True)
     # Beside the final directory (same file system, so the rename is atomic);
     # the leading dot and non-integer name keep TF Serving from loading it.
@@ -442,14 +548,12 @@ def _write_version(model_dir, version, root, signatures, metadata, make_records)
         tf.saved_model.save(root, tmp, signatures=signatures)
         extra = os.path.join(tmp, ASSETS_EXTRA)
         os.makedirs(extra, exist_ok=True)
-        records = make_records()
-        if len(records) > _MAX_WARMUP_RECORDS:
-            raise ValueError(f"{len(records)} warmup records; TF Serving reads at most "
-                             f"{_MAX_WARMUP_RECORDS}. Use fewer warmup batch sizes.")
+        records = warmup_records(warmup_sizes)
         if records:
             with tf.io.TFRecordWriter(os.path.join(extra, WARMUP_FILE)) as writer:
                 for record in records:
                     writer.write(record)
+        metadata = {**metadata, "max_batch": max_batch}
         with open(os.path.join(extra, METADATA_FILE), "w") as f:
             json.dump(metadata, f, indent=2)
         if os.path.exists(final):
@@ -514,7 +618,7 @@ def load_export(path):
     return tf.saved_model.load(_resolve_version_dir(path))
 
 
-def generate_from_export(path, num_samples, seed=0, labels=None, batch_size=256):
+def generate_from_export(path, num_samples, seed=0, labels=None, batch_size=256, codes=None):
     """Runs an export's ``generate_from_seed`` signature.
 
     Returns the same samples as ``model.generate(num_samples, seed=seed,
@@ -528,6 +632,9 @@ def generate_from_export(path, num_samples, seed=0, labels=None, batch_size=256)
             default ``0, 1, ..., num_classes-1, 0, ...`` as in ``generate``.
         batch_size: samples per signature call (at most the export's
             ``max_batch``).
+        codes: for exports with latent codes (InfoGAN), ``{"categorical":
+            int [n, m], "continuous": float [n, c]}``, run through
+            ``generate_from_codes`` (every code of the model must be given).
 
     Returns:
         numpy float32 ``[num_samples] + data_shape`` (images in [-1, 1]).
@@ -538,8 +645,27 @@ def generate_from_export(path, num_samples, seed=0, labels=None, batch_size=256)
     """
     path = _resolve_version_dir(path)
     meta = read_export_metadata(path)
-    fn = load_export(path).signatures[SEED_SIGNATURE]
     n = int(num_samples)
+    if codes is not None:
+        spec = meta.get("codes")
+        if not spec:
+            raise ValueError("codes were given but the export has no latent codes.")
+        from kgan.families.infogan import code_latents
+
+        # Codes left out are drawn from the seeds, as InfoGAN.generate(seed=, codes=) does.
+        cats, cont = spec["categorical"], spec["continuous"]
+        drawn = code_latents(np.arange(seed, seed + n, dtype=np.int64), spec["noise_dim"],
+                             cats, cont).numpy()
+        given, start = {}, spec["noise_dim"]
+        if cats:
+            ids = [drawn[:, start + sum(cats[:j]):start + sum(cats[:j + 1])].argmax(1)
+                   for j in range(len(cats))]
+            given["categorical"] = (np.stack(ids, 1) if codes.get("categorical") is None else
+                                    np.asarray(codes["categorical"], np.int64).reshape(n, len(cats)))
+        if cont:
+            given["continuous"] = (drawn[:, start + sum(cats):] if codes.get("continuous") is None
+                                   else np.asarray(codes["continuous"], np.float32).reshape(n, cont))
+    fn = load_export(path).signatures[CODES_SIGNATURE if codes is not None else SEED_SIGNATURE]
     num_classes = meta["num_classes"]
     if num_classes:
         if labels is None:
@@ -556,6 +682,8 @@ def generate_from_export(path, num_samples, seed=0, labels=None, batch_size=256)
     outs = []
     for i in range(0, n, batch_size):
         kwargs = {"seed": tf.constant(seeds[i:i + batch_size])}
+        if codes is not None:
+            kwargs.update({k: tf.constant(v[i:i + batch_size]) for k, v in given.items()})
         if num_classes:
             kwargs["labels"] = tf.constant(labels[i:i + batch_size].astype(np.int64))
         outs.append(fn(**kwargs)[key].numpy())

@@ -183,19 +183,19 @@ def export_translator(model, base_dir, model_name="translator", version=None, wa
         >>> export_translator(srgan, "serving/models", "mnist_sr4")
         'serving/models/mnist_sr4/1'
     """
-    model_dir, version, max_batch, sizes = base._prepare(base_dir, model_name, version,
-                                                         max_batch, warmup)
-    root, signatures = build_module(model, max_batch)
+    base._check_max_batch(max_batch)
+    root, signatures = build_module(model, int(max_batch))
     metadata = {
         "format": 1, "kind": "image_to_image", "model_class": type(model).__name__,
         "directions": {name: {"source_shape": list(s), "target_shape": list(t)}
                        for name, (s, t, _) in model.directions().items()},
         "source_shape": list(model.source_shape), "target_shape": list(model.target_shape),
         "data_shape": list(model.target_shape), "latent_dim": None, "num_classes": None,
-        "signatures": sorted(signatures), "max_batch": max_batch,
+        "signatures": sorted(signatures),
     }
-    return base._write_version(model_dir, version, root, signatures, metadata,
-                               lambda: _warmup(model_name, model, signatures, sizes))
+    return base.write_version(root, signatures, base_dir, model_name, version, warmup, max_batch,
+                              lambda sizes: _warmup(model_name, model, signatures, sizes),
+                              metadata)
 
 
 def translate_from_export(path, images, direction=base.DEFAULT_SIGNATURE, batch_size=256):

@@ -38,3 +38,18 @@ def latents_from_seeds(seeds, latent_dim):
             [latent_dim], seed=tf.stack([s, tf.constant(STREAM, tf.int64)]), dtype=tf.float32)
 
     return tf.map_fn(one, seeds, fn_output_signature=tf.TensorSpec([latent_dim], tf.float32))
+
+
+def model_latents(model, seeds):
+    """The latents a model generates from per-sample ``seeds``.
+
+    A model whose latent is more than Gaussian noise (InfoGAN's codes)
+    defines ``latents_from_seeds(seeds)`` with TensorFlow ops; ``generate``,
+    the export and the evaluators all call it through here, so one seed gives
+    one latent everywhere.
+
+    Example:
+        >>> z = model_latents(gan, [0, 1, 2])
+    """
+    own = getattr(model, "latents_from_seeds", None)
+    return own(seeds) if own is not None else latents_from_seeds(seeds, model.latent_dim)

@@ -12,7 +12,7 @@ from keras import ops
 
 from kgan import losses
 from kgan.core import replica
-from kgan.core.pieces import Term
+from kgan.core.pieces import Term, Transform
 from kgan.regularizers import _nonneg
 
 
@@ -113,3 +113,81 @@ class AuxiliaryClassifier(Term):
 
     def get_config(self):
         return {"weight": self.weight}
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class MutualInformation(Term):
+    """InfoGAN's variational lower bound on I(c; G(z, c)), added to G's and Q/D's losses.
+
+    For each fake the term is the negative log-likelihood of the codes ``c``
+    it was generated from under Q's posterior (eq. 5 of the paper, up to the
+    constant entropy H(c)):
+
+    * categorical codes: ``weight * CE(q_logits, c)`` summed over the codes;
+    * continuous codes: a factored Gaussian with FIXED unit variance, so
+      ``-log Q(c|x) = 0.5 * (c - mu)^2 + const``, times
+      ``continuous_weight``, summed over the codes (the paper's MNIST setup
+      also fixes the variance; learning it was found unstable).
+
+    The paper sets lambda = 1 for discrete codes and notes a smaller lambda
+    is typical for continuous ones; with the fixed-variance term above the
+    continuous part is already half a squared error on codes in [-1, 1], so
+    both default to 1. The same value is added to G's loss and to D's (D's
+    update trains the Q head and the shared trunk; its fakes carry no
+    gradient to G). It reads the codes from ``record.z`` and Q's outputs from
+    ``record.fake_logits`` (the model's ``critic`` returns them), so it needs
+    an :class:`kgan.InfoGAN`-style model with ``code_layout()``.
+
+    Chen et al., "InfoGAN: Interpretable Representation Learning by
+    Information Maximizing Generative Adversarial Nets", NeurIPS 2016, eqs.
+    4-6.
+
+    Args:
+        weight: lambda of the categorical codes.
+        continuous_weight: lambda of the continuous codes.
+
+    Example:
+        >>> kgan.InfoGAN(data_shape=(28, 28, 1), categorical=(10,), continuous=2,
+        ...              terms=[MutualInformation(1.0, continuous_weight=0.5)])
+    """
+
+    def __init__(self, weight=1.0, continuous_weight=1.0):
+        self.weight = _nonneg("MutualInformation weight", weight)
+        self.continuous_weight = _nonneg("MutualInformation continuous_weight",
+                                         continuous_weight)
+
+    def build(self, model):
+        if not hasattr(model, "code_layout"):
+            raise ValueError("MutualInformation needs a model with latent codes "
+                             "(kgan.InfoGAN); got " + type(model).__name__ + ".")
+        if model.packing > 1 or any(type(t).fakes is not Transform.fakes
+                                    for t in model.transforms):
+            raise ValueError("MutualInformation cannot be used with packing or replayed fakes: "
+                             "Q must see each fake with the codes it was made from.")
+
+    def values(self, record):
+        """Per-fake negative log-likelihood of the codes, ``[n]`` (float32)."""
+        noise_dim, categorical, continuous = record.model.code_layout()
+        z = ops.cast(record.z, "float32")
+        q = ops.cast(record.fake_logits, "float32")
+        total = ops.zeros((ops.shape(z)[0],), "float32")
+        start = noise_dim
+        for k in categorical:
+            onehot = z[:, start:start + k]
+            logp = ops.log_softmax(q[:, start - noise_dim:start - noise_dim + k], axis=-1)
+            total = total - self.weight * ops.sum(onehot * logp, axis=-1)
+            start += k
+        if continuous:
+            c = z[:, start:start + continuous]
+            mu = q[:, start - noise_dim:start - noise_dim + continuous]
+            total = total + self.continuous_weight * 0.5 * ops.sum(ops.square(c - mu), axis=-1)
+        return total
+
+    def discriminator(self, record):
+        return self.values(record)
+
+    def generator(self, record):
+        return self.values(record)
+
+    def get_config(self):
+        return {"weight": self.weight, "continuous_weight": self.continuous_weight}

@@ -312,6 +312,34 @@ class _Client:
         return save_grid(self.generate(z=z, seeds=seeds, labels=labels), path, cols=cols,
                          scale=scale)
 
+    def score(self, images):
+        """Anomaly scores from an exported scorer (:func:`kgan.anomaly.export_scorer`).
+
+        Args:
+            images: float images ``[n] + data_shape`` in [-1, 1] (sent to
+                ``serving_default``), or uint8 pixels (sent to ``score_uint8``).
+
+        Returns:
+            dict of float32 arrays: ``scores`` (higher is more anomalous),
+            ``residual``, ``feature_residual``, ``reconstructions``; equal to
+            ``FAnoGAN.score`` on the exported model.
+
+        Example:
+            >>> client = RestClient("http://localhost:8501", "digits_anomaly")
+            >>> client.score(test_images)["scores"]
+        """
+        x = np.asarray(images)
+        if x.dtype == np.uint8:
+            signature, inputs = "score_uint8", {"images_uint8": x}
+        else:
+            signature, inputs = DEFAULT_SIGNATURE, {"images": x.astype(np.float32)}
+        expected = self._check(signature, inputs)["inputs"]
+        if set(expected) != set(inputs):
+            raise ValueError(f"Model {self.model_name!r} is not an anomaly scorer: signature "
+                             f"{signature!r} takes {sorted(expected)}, not images.")
+        return {k: np.asarray(v, np.float32)
+                for k, v in self._predict(inputs, signature, []).items()}
+
     # -- helpers
     def _check(self, signature, inputs):
         """The signature's description; clear errors for a missing signature or

@@ -127,9 +127,9 @@ class SharedFakes(StepStrategy):
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             fake = model.generator(model.g_inputs(z, batch.labels), training=True)
             d_loss, record = model.discriminator_loss(batch.real, fake, batch.labels,
-                                                      batch.global_size, batch=batch)
+                                                      batch.global_size, batch=batch, z=z)
             g_loss = model.generator_loss(fake, batch.labels, batch.global_size, batch=batch,
-                                          shared=record)
+                                          shared=record, z=z)
         model.apply(model.d_optimizer, d_loss, d_tape, model.discriminator.trainable_variables,
                     "discriminator")
         model.apply(model.g_optimizer, g_loss, g_tape, model.generator.trainable_variables,

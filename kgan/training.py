@@ -40,7 +40,8 @@ def build_model(c, data_shape, num_classes):
 
     classes = {"gan": kgan.GAN, "vanilla": kgan.VanillaGAN, "dcgan": kgan.DCGAN,
                "lsgan": kgan.LSGAN, "conditional": kgan.ConditionalGAN,
-               "wgangp": kgan.WGANGP, "acgan": kgan.ACGAN}
+               "wgangp": kgan.WGANGP, "acgan": kgan.ACGAN, "infogan": kgan.InfoGAN,
+               "began": kgan.BEGAN}
     g_opts, d_opts = {}, {}
     arch = c["architecture"] or classes[c["variant"]].default_architecture
     arch = kgan.networks.resolve_architecture(arch, data_shape)
@@ -54,6 +55,11 @@ def build_model(c, data_shape, num_classes):
             g_opts["hidden_units"] = d_opts["hidden_units"] = tuple(c["hidden_units"])
         if c["g_normalization"]:
             g_opts["normalization"] = c["g_normalization"]
+    if c["variant"] == "began":  # its own networks, game and controller
+        return kgan.BEGAN(data_shape=data_shape, latent_dim=c["latent_dim"], architecture=arch,
+                          gamma=c["began_gamma"], lambda_k=c["began_lambda_k"],
+                          embedding=c["began_embedding"], filters=c["base_filters"] or 32,
+                          hidden_units=tuple(c["hidden_units"] or (128, 128)), seed=c["seed"])
     if c["spectral_norm"]:
         d_opts["spectral_norm"] = True
     if c["minibatch_std"]:
@@ -63,6 +69,14 @@ def build_model(c, data_shape, num_classes):
                                  "feature_matching", "unrolled_steps", "gradient_penalty",
                                  "shared_fakes")}
     pieces = kgan.options.to_pieces(loss=c["loss"], **options)
+    if c["variant"] == "infogan":
+        pieces["terms"] = [kgan.objectives.MutualInformation(c["info_weight"])] + pieces.get(
+            "terms", [])
+        return kgan.InfoGAN(
+            data_shape=data_shape, noise_dim=c["latent_dim"] or 62,
+            categorical=tuple(c["categorical_codes"] or ()), continuous=c["continuous_codes"],
+            architecture=arch, d_steps=c["d_steps"], generator_options=g_opts,
+            discriminator_options=d_opts, seed=c["seed"], **pieces)
     return classes[c["variant"]](
         data_shape=data_shape, latent_dim=c["latent_dim"],
         num_classes=num_classes if c["conditional"] else None, architecture=arch,

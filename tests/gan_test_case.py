@@ -94,10 +94,13 @@ class FamilyTestCase:
         strategy = strategy or tf.distribute.get_strategy()
         with strategy.scope():
             gan = self.family(seed=3, **{**self.kwargs, **extra})
-            # one optimizer per entry of the family's `networks` (CycleGAN has four)
-            gan.compile(**{k: keras.optimizers.Adam(self.learning_rate)
-                           for k in self.family.networks})
+            gan.compile(**self.optimizers())
         return gan
+
+    def optimizers(self):
+        """The compile() optimizers of every check: one per entry of the family's
+        `networks` (CycleGAN has four); a hook for families that need others."""
+        return {k: keras.optimizers.Adam(self.learning_rate) for k in self.family.networks}
 
     def network_weights(self, gan):
         return weights(gan)

@@ -178,3 +178,10 @@ def test_upsampling_twin_has_the_same_weights_and_output(throughput):
     x = keras.random.normal((2, 7, 7, 128), seed=1)
     assert float(keras.ops.max(keras.ops.abs(twin(x) - layer(x)))) < 1e-5
     assert throughput._upsampling_twin(g.get_layer("project")) is None
+
+
+def test_hungarian_accuracy_by_hand():
+    infogan = _load("infogan")
+    # codes 0,1,2 map to digits 2,0,1; one of six is wrong
+    acc, mapping = infogan.hungarian_accuracy([0, 0, 1, 1, 2, 2], [2, 2, 0, 0, 1, 0], k=3)
+    assert acc == pytest.approx(5 / 6) and mapping == {0: 2, 1: 0, 2: 1}

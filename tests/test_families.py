@@ -142,3 +142,43 @@ class TestCycleGANUNet(TranslationTestCase):
     # instance norm over 4x4 maps amplifies float32 reduction-order noise at Adam(1e-2);
     # without normalisation the two runs agree at 1e-2 too
     learning_rate = 1e-3
+
+
+class TestInfoGAN(FamilyTestCase):
+    # codes drawn for the global batch and sliced: 2 replicas equal one device
+    family = kgan.InfoGAN
+    kwargs = {"data_shape": (2,), "noise_dim": 4, "categorical": (3,), "continuous": 1,
+              "architecture": "mlp", "generator_options": MLP,
+              "discriminator_options": {"hidden_units": (16,)}}
+
+
+class TestInfoGANDCGAN(FamilyTestCase):
+    family = kgan.InfoGAN
+    kwargs = {"data_shape": (28, 28, 1), "noise_dim": 4, "categorical": (3, 2), "continuous": 2,
+              "generator_options": CONV, "discriminator_options": CONV}
+    replica_kwargs = SYNC
+    rtol = 1e-4
+
+    def optimizers(self):
+        # After one step every weight of the two runs agrees to 4e-7 except a
+        # corner tap of G's last transposed convolution, whose gradient is
+        # numerically zero (~1e-9): Adam's first step divides it by its own
+        # size (plus epsilon 1e-7), turning float32 summation-order noise
+        # into 1e-4 moves. A larger epsilon keeps that noise at noise level.
+        return {"g_optimizer": keras.optimizers.Adam(1e-2, epsilon=1e-4),
+                "d_optimizer": keras.optimizers.Adam(1e-2, epsilon=1e-4)}
+
+
+class TestBEGAN(FamilyTestCase):
+    # k_0 = 0.3 and a large gain make k_t move every step, so resume and
+    # replica checks see it (a k_t not restored or not global would diverge)
+    family = kgan.BEGAN
+    kwargs = {"data_shape": (2,), "latent_dim": 4, "hidden_units": (16,), "embedding": 4,
+              "k_initial": 0.3, "lambda_k": 0.1}
+
+
+class TestBEGANConv(FamilyTestCase):
+    family = kgan.BEGAN
+    kwargs = {"data_shape": (28, 28, 1), "latent_dim": 8, "filters": 4, "embedding": 8,
+              "k_initial": 0.3, "lambda_k": 0.1}
+    rtol = 1e-4

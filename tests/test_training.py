@@ -321,3 +321,15 @@ def test_cli_trains_on_a_tfds_split_resized_and_unlabelled(tmp_path):
     assert summary["num_examples"] == 16 and summary["steps"] == 2
     saved = json.loads((tmp_path / "faces" / "config.json").read_text())
     assert (saved["split"], saved["image_size"]) == ("validation", 32)
+
+
+@pytest.mark.parametrize("variant", ["infogan", "began"])
+def test_infogan_and_began_variants_train_and_export(tmp_path, variant):
+    from kgan.training import TrainConfig, run
+
+    summary = run(TrainConfig(variant=variant, dataset="digits", base_filters=4, epochs=1,
+                              max_samples=64, batch_size=32, num_samples=4, eval_samples=20,
+                              latent_dim=8, verbose=0, out=str(tmp_path / variant)))
+    assert summary["export_matches_model"]
+    metrics = summary["final_metrics"]
+    assert ("info_loss" in metrics) if variant == "infogan" else {"m_global", "k_t"} <= set(metrics)

@@ -45,7 +45,16 @@ def check_networks(self):
     except Exception as e:
         raise ValueError(f"The discriminator could not run on samples of shape "
                          f"{tuple(out.shape[1:])}{f' ({m} packed)' if m > 1 else ''}: {e}") from e
-    if self.d_conditioning == "auxiliary":
+    extra = getattr(self, "extra_d_outputs", None)
+    if extra:  # InfoGAN's Q head on D's trunk
+        if not isinstance(score, (list, tuple)) or len(score) != 2:
+            raise ValueError(f"{type(self).__name__} needs a discriminator that returns "
+                             f"[scores, q_outputs]; got a single output.")
+        score, q = score
+        if tuple(q.shape) != (2, extra):
+            raise ValueError(f"The discriminator's Q outputs must have shape (batch, {extra}), "
+                             f"got {tuple(q.shape)}.")
+    elif self.d_conditioning == "auxiliary":
         if not isinstance(score, (list, tuple)) or len(score) != 2:
             raise ValueError("With d_conditioning='auxiliary' (AC-GAN) the discriminator must "
                              "return [scores, class_logits].")

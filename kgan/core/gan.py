@@ -201,7 +201,7 @@ class GAN(AdversarialModel):
         return loss + replica.replica_scale(ops.sum(ops.stack(whole))) if whole else loss
 
     def discriminator_loss(self, real, fake, labels, global_batch, training=True,
-                           fake_labels=None, batch=None):
+                           fake_labels=None, batch=None, z=None):
         """D's loss for one update, scaled for the global batch; returns ``(loss, record)``.
 
         Args:
@@ -211,6 +211,7 @@ class GAN(AdversarialModel):
             global_batch: float, the global batch size.
             training: forwarded to D.
             fake_labels: labels of ``fake`` when they differ (replay).
+            z: the latents ``fake`` was generated from (for latent-code terms).
         """
         fake_labels = labels if fake_labels is None else fake_labels
         real_in, fake_in = self.view(real), self.view(fake)
@@ -219,12 +220,12 @@ class GAN(AdversarialModel):
         record = Record(real_in, fake_in, labels, fake_labels, real_scores, fake_scores,
                         real_logits, fake_logits, model=self, batch=batch,
                         critic=lambda x: self.critic(x, labels, training)[0],
-                        count=global_batch / float(self.packing))
+                        count=global_batch / float(self.packing), z=z)
         adversarial = self.loss_pair.discriminator(real_scores, fake_scores)
         return self._total(adversarial, record, "discriminator", self.discriminator), record
 
     def generator_loss(self, fake, labels, global_batch, batch=None, training=True,
-                       shared=None):
+                       shared=None, z=None):
         """G's loss on its samples ``fake`` (differentiable), scaled for the global batch.
 
         ``shared``: the record of a D update on these same fakes, whose view
@@ -236,7 +237,7 @@ class GAN(AdversarialModel):
         else:
             fake_in, fake_scores, fake_logits = shared.fake, shared.fake_scores, shared.fake_logits
         record = Record(None, fake_in, labels, labels, None, fake_scores, None, fake_logits,
-                        model=self, batch=batch, count=global_batch / float(self.packing))
+                        model=self, batch=batch, count=global_batch / float(self.packing), z=z)
         adversarial = self.loss_pair.generator(fake_scores)
         return self._total(adversarial, record, "generator", self.generator)
 
@@ -248,7 +249,7 @@ class GAN(AdversarialModel):
         labels = batch.labels
         for t in self.transforms if replay else ():
             fake, labels = t.fakes(fake, labels, self)
-        return fake, labels
+        return fake, labels, z
 
     def discriminator_update(self, batch, optimizer=None, replay=True):
         """One D update on fresh noise; returns ``(loss, record)``.
@@ -258,11 +259,11 @@ class GAN(AdversarialModel):
             optimizer: default ``d_optimizer`` (the unrolled look-ahead passes its own).
             replay: pass the fakes through the transforms' ``fakes`` (replay).
         """
-        fake, fake_labels = self._fakes(batch, replay)
+        fake, fake_labels, z = self._fakes(batch, replay)
         with tf.GradientTape() as tape:
             loss, record = self.discriminator_loss(batch.real, fake, batch.labels,
                                                    batch.global_size, fake_labels=fake_labels,
-                                                   batch=batch)
+                                                   batch=batch, z=z)
         self.apply(optimizer or self.d_optimizer, loss, tape,
                    self.discriminator.trainable_variables, "discriminator")
         return loss, record
@@ -272,7 +273,7 @@ class GAN(AdversarialModel):
         z = self.sample_noise(batch.size)
         with tf.GradientTape() as tape:
             fake = self.generator(self.g_inputs(z, batch.labels), training=True)
-            loss = self.generator_loss(fake, batch.labels, batch.global_size, batch=batch)
+            loss = self.generator_loss(fake, batch.labels, batch.global_size, batch=batch, z=z)
         self.apply(self.g_optimizer, loss, tape, self.generator.trainable_variables, "generator")
         return loss
 
@@ -330,11 +331,12 @@ class GAN(AdversarialModel):
         z = self.sample_noise(batch.size, self.eval_seed_generator)
         fake = self.generator(self.g_inputs(z, batch.labels), training=False)
         real_scores, _ = self.critic(self.view(batch.real), batch.labels, training=False)
-        fake_scores, _ = self.critic(self.view(fake), batch.labels, training=False)
+        fake_scores, fake_logits = self.critic(self.view(fake), batch.labels, training=False)
         count = batch.global_size / float(self.packing)
         d_loss = ops.sum(self.loss_pair.discriminator(real_scores, fake_scores)) / count
         g_loss = ops.sum(self.loss_pair.generator(fake_scores)) / count
-        record = Record(None, None, None, None, real_scores, fake_scores)
+        record = Record(None, None, None, None, real_scores, fake_scores,
+                        fake_logits=fake_logits, model=self, count=count, z=z)
         return self._track(batch, d_loss, g_loss, record)
 
     # ------------------------------------------------------- checks, errors

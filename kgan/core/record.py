@@ -47,6 +47,8 @@ class Record:
         model: the model, for terms that need its networks or seed.
         batch: the :class:`Batch` the update ran on.
         count: the GLOBAL number of D inputs (samples, or packs).
+        z: this replica's latents the fakes were generated from (``None``
+            when unknown); latent-code terms (InfoGAN) read their codes here.
     """
 
     real: Any
@@ -61,3 +63,4 @@ class Record:
     model: Any = None
     batch: Any = None
     count: Any = None
+    z: Any = None

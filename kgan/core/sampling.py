@@ -73,8 +73,7 @@ def generate(model, network, num_samples=None, z=None, labels=None, seed=None, b
         if z is not None:
             zi = z[i:i + m]
         elif seed is not None:
-            zi = noise_lib.latents_from_seeds(np.arange(seed + i, seed + i + m, dtype=np.int64),
-                                              model.latent_dim)
+            zi = noise_lib.model_latents(model, np.arange(seed + i, seed + i + m, dtype=np.int64))
         else:
             zi = keras.random.normal((m, model.latent_dim), seed=model.seed_generator)
         li = labels[i:i + m] if model.num_classes else None

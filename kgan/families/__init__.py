@@ -8,6 +8,8 @@
 | ``ConditionalGAN`` | conditional.py | labels for both networks (Mirza & Osindero 2014) |
 | ``WGANGP`` | wgan_gp.py | Wasserstein loss, gradient penalty, 5 critic steps (Gulrajani et al. 2017) |
 | ``ACGAN`` | acgan.py | auxiliary-classifier D (Odena et al. 2017) |
+| ``InfoGAN`` | infogan.py | latent codes, Q head on D, mutual-information term (Chen et al. 2016) |
+| ``BEGAN`` | began.py | autoencoder D, L1 game, equilibrium k_t, M_global (Berthelot et al. 2017) |
 
 Image-to-image families (over ``kgan.core.translation.Translation``):
 
@@ -19,13 +21,16 @@ Image-to-image families (over ``kgan.core.translation.Translation``):
 """
 
 from kgan.families.acgan import ACGAN
+from kgan.families.began import BEGAN
 from kgan.families.conditional import ConditionalGAN
 from kgan.families.cyclegan import CycleGAN
 from kgan.families.dcgan import DCGAN
+from kgan.families.infogan import InfoGAN
 from kgan.families.lsgan import LSGAN
 from kgan.families.pix2pix import Pix2Pix
 from kgan.families.srgan import SRGAN
 from kgan.families.vanilla import VanillaGAN
 from kgan.families.wgan_gp import WGANGP
 
-__all__ = ["VanillaGAN", "DCGAN", "LSGAN", "ConditionalGAN", "WGANGP", "ACGAN", "Pix2Pix", "SRGAN", "CycleGAN"]
+__all__ = ["VanillaGAN", "DCGAN", "LSGAN", "ConditionalGAN", "WGANGP", "ACGAN", "InfoGAN", "BEGAN",
+           "Pix2Pix", "SRGAN", "CycleGAN"]

@@ -53,7 +53,7 @@ def generate_samples(model, num_samples, seed=0, labels=None, use_ema=False, bat
 
     from kgan import noise
 
-    z = noise.latents_from_seeds(np.arange(seed, seed + n, dtype=np.int64), model.latent_dim)
+    z = noise.model_latents(model, np.arange(seed, seed + n, dtype=np.int64))
     outs = []
     for i in range(0, n, batch_size):
         zi = z[i:i + batch_size]
