@@ -39,6 +39,7 @@ import numpy as np
 import tensorflow as tf
 
 from kgan import export as base
+from kgan import export_graph as graph
 
 PNG_SUFFIX = "_png"
 DEFAULT_PNG = "translate_png"
@@ -52,13 +53,13 @@ def png_signature(direction):
 
 def _check_images(images, shape, max_batch):
     h, w, c = shape
-    rank_ok, dims, got = base._runtime_dims(images, 4)
+    rank_ok, dims, got = graph.runtime_dims(images, 4)
     ok = tf.logical_and(rank_ok, tf.reduce_all(tf.equal(dims[1:4], tf.constant(shape, tf.int64))))
     check_shape = tf.debugging.Assert(ok, [tf.strings.join([
         f"images: expected a float32 tensor of shape [batch, {h}, {w}, {c}] (source images in "
-        f"[-1, 1]), got shape ", base._shape_str(got)])])
+        f"[-1, 1]), got shape ", graph.shape_str(got)])])
     with tf.control_dependencies([check_shape]):
-        check_size = base._check_batch("images", dims[0], max_batch, "images")
+        check_size = graph.check_batch("images", dims[0], max_batch, "images")
     with tf.control_dependencies([check_size]):
         lo, hi = tf.reduce_min(images), tf.reduce_max(images)
         ok = tf.logical_and(tf.reduce_all(tf.math.is_finite(images)),
@@ -73,12 +74,12 @@ def _check_images(images, shape, max_batch):
 
 def _decode_pngs(png, shape, max_batch):
     h, w, c = shape
-    rank_ok, dims, got = base._runtime_dims(png, 1)
+    rank_ok, dims, got = graph.runtime_dims(png, 1)
     check = tf.debugging.Assert(rank_ok, [tf.strings.join([
         "png_bytes: expected a string tensor of shape [batch], got shape ",
-        base._shape_str(got)])])
+        graph.shape_str(got)])])
     with tf.control_dependencies([check]):
-        check_size = base._check_batch("png_bytes", dims[0], max_batch, "images")
+        check_size = graph.check_batch("png_bytes", dims[0], max_batch, "images")
 
     def one(data):
         img = tf.io.decode_png(data, channels=0)
@@ -86,7 +87,7 @@ def _decode_pngs(png, shape, max_batch):
         fits = tf.reduce_all(tf.equal(s, tf.constant(shape, tf.int64)))
         with tf.control_dependencies([tf.debugging.Assert(fits, [tf.strings.join([
                 f"png_bytes: expected {h}x{w} PNGs with {c} channel(s), got ",
-                base._shape_str(s)])])]):
+                graph.shape_str(s)])])]):
             return tf.reshape(img, shape)
 
     with tf.control_dependencies([check_size]):
@@ -120,7 +121,7 @@ def _direction_functions(fn, src, max_batch):
 def build_module(model, max_batch):
     """``(tf.Module, signatures)`` over the model's generators, one pair per direction."""
     root = tf.Module(name="kgan_translator")
-    root.generator_variables = [base._tf_variable(v) for net in model.exported_networks()
+    root.generator_variables = [graph.tf_variable(v) for net in model.exported_networks()
                                 for v in net.variables]
     signatures = {}
     for name, (src, dst, fn) in model.directions().items():

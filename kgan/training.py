@@ -18,7 +18,7 @@
     summary.json         final metrics, quality figures (kgan.report) and paths
 
 A run refuses an ``out`` that holds another configuration before writing
-anything (``kgan.cli.prepare_run_directory``); ``overwrite=True`` (``--overwrite``)
+anything (``kgan.run_dir.prepare_run_directory``); ``overwrite=True`` (``--overwrite``)
 deletes the old run's outputs first.
 """
 
@@ -30,8 +30,8 @@ import sys
 import time
 
 # The options live in kgan.cli (standard library only) so that parsing never starts TensorFlow.
-from kgan.cli import (TRANSLATION_VARIANTS, VARIANTS, RunDirectoryError, TrainConfig, parse_args,  # noqa: F401
-                      prepare_run_directory, resolve)
+from kgan.cli import TRANSLATION_VARIANTS, VARIANTS, TrainConfig, parse_args, resolve  # noqa: F401
+from kgan.run_dir import RunDirectoryError, prepare_run_directory
 
 
 def build_model(c, data_shape, num_classes):
@@ -90,7 +90,7 @@ def run(config, extra_callbacks=(), overwrite=False):
     Rerunning the same config after a crash resumes from the last saved
     state at the exact step (see ``kgan.callbacks.TrainingState``). An
     ``out`` holding a run of another configuration raises
-    :class:`kgan.cli.RunDirectoryError` before anything is written.
+    :class:`kgan.run_dir.RunDirectoryError` before anything is written.
 
     Args:
         config: a :class:`TrainConfig`.

@@ -222,7 +222,7 @@ def _ring_config(out, **kw):
 
 def test_out_dir_resume_refuse_overwrite_and_metrics_csv(tmp_path):
     from kgan import report
-    from kgan.cli import RunDirectoryError
+    from kgan.run_dir import RunDirectoryError
     from kgan.training import main, run
 
     out = tmp_path / "run"
@@ -260,7 +260,8 @@ def test_out_dir_resume_refuse_overwrite_and_metrics_csv(tmp_path):
 
 
 def test_run_outputs_without_config_are_refused(tmp_path):
-    from kgan.cli import RunDirectoryError, prepare_run_directory, resolve
+    from kgan.cli import resolve
+    from kgan.run_dir import RunDirectoryError, prepare_run_directory
 
     out = tmp_path / "run"
     (out / "backup").mkdir(parents=True)
