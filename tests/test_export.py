@@ -161,7 +161,7 @@ def test_a_failed_export_leaves_nothing_behind(exported, tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(export, "_warmup_requests", broken)
+    monkeypatch.setattr(export, "warmup_requests", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         export.export_generator(exported["models"]["dcgan"], str(tmp_path), "g")
     assert os.listdir(os.path.join(tmp_path, "g")) == []

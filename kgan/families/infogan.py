@@ -221,7 +221,7 @@ class InfoGAN(GAN):
         return ids, values, rows.pop()
 
     def generate(self, num_samples=None, z=None, labels=None, seed=None, batch_size=256,
-                 codes=None):
+                 raw=False, codes=None):
         """Generates samples; ``codes`` fix some or all codes.
 
         Args:
@@ -232,6 +232,7 @@ class InfoGAN(GAN):
                 the codes not given, exactly as the export's
                 ``generate_from_seed`` / ``generate_from_codes``.
             batch_size: generator batch size.
+            raw: sample the trained generator, not the EMA one (``ema_decay``).
             codes: ``{"categorical": int [n] or [n, m], "continuous": float
                 [n, c]}``; what is left out is drawn from the prior.
 
@@ -245,7 +246,7 @@ class InfoGAN(GAN):
             raise ValueError("labels were given but InfoGAN is unconditional; fix its codes "
                              "with codes={'categorical': ...}.")
         if codes is None and (z is not None or seed is not None):
-            return super().generate(num_samples, z=z, seed=seed, batch_size=batch_size)
+            return super().generate(num_samples, z=z, seed=seed, batch_size=batch_size, raw=raw)
         if z is not None:
             raise ValueError("Pass either z or codes, not both.")
         ids, values, n = (self.check_codes(codes, num_samples) if codes is not None
@@ -264,7 +265,8 @@ class InfoGAN(GAN):
             start += k
         if values is not None:
             z[:, start:start + self.continuous] = values
-        return sampling.generate(self, self.generator, z=z, batch_size=batch_size)
+        network = self.generator if raw or self.ema_generator is None else self.ema_generator
+        return sampling.generate(self, network, z=z, batch_size=batch_size)
 
     def infer_codes(self, x, batch_size=256):
         """Q's reading of samples ``x``: the most likely categories and the continuous means.
