@@ -31,6 +31,18 @@ OFFLINE_DATASETS = ("digits", "mnist_idx", "ring", "grid") + TRANSLATION_DATASET
 _TFDS_NAME = re.compile(r"^[a-z][a-z0-9_]*(/[a-z0-9_.]+)?(:[0-9]+(\.[0-9*]+){0,2})?$")
 
 
+# Options whose default depends on the run: TrainConfig leaves them None ("not given"), and
+# resolve() fills in the quickstart recipe for a DCGAN on digits, else these general defaults.
+GENERAL_DEFAULTS = {"epochs": 40, "batch_size": 64, "g_lr": 2e-4, "d_lr": 2e-4,
+                    "lr_schedule": "constant", "ema_decay": 0.0, "r1_gamma": 0.0}
+# The quickstart recipe: what `python train/train.py` (--variant dcgan --dataset digits, the
+# defaults) trains when these options are not given. Measured on 3 seeds in
+# benchmarks/README.md ("The quickstart", benchmarks/quickstart.py).
+QUICKSTART_RECIPE = {"epochs": 80, "batch_size": 32, "g_lr": 4e-4, "d_lr": 2e-4,
+                     "lr_schedule": "cosine", "ema_decay": 0.995, "r1_gamma": 1.0}
+QUICKSTART_RUNS = ("dcgan", "digits")  # (variant, dataset) that gets the recipe
+_RECIPE_HELP = "not given: {recipe} for --variant dcgan --dataset digits (the quickstart), else {general}"
+
 
 @dataclasses.dataclass
 class TrainConfig:
@@ -56,7 +68,7 @@ class TrainConfig:
     # stabilisation tricks (see kgan.GAN's arguments); the defaults are off
     gradient_penalty: str | None = None
     gp_weight: float = 10.0
-    r1_gamma: float = 0.0
+    r1_gamma: float | None = None  # None: GENERAL_DEFAULTS / QUICKSTART_RECIPE
     instance_noise: float = 0.0
     instance_noise_steps: int | None = None
     replay_buffer_size: int = 0
@@ -75,7 +87,6 @@ class TrainConfig:
     began_gamma: float = 0.5
     began_lambda_k: float = 0.001
     began_embedding: int = 64
-    ema_decay: float = 0.0  # > 0: keep an EMA of G's weights; samples and export use it
     # image-to-image variants (None: the variant's paper default)
     l1_weight: float = 100.0
     adversarial_weight: float | None = None
@@ -83,13 +94,14 @@ class TrainConfig:
     identity_weight: float = 5.0
     pool_size: int = 50
     cyclegan_generator: str = "resnet"
-    epochs: int = 40
-    batch_size: int = 64
-    g_lr: float = 2e-4
-    d_lr: float = 2e-4
+    ema_decay: float | None = None  # None: GENERAL_DEFAULTS / QUICKSTART_RECIPE
+    epochs: int | None = None  # None: GENERAL_DEFAULTS / QUICKSTART_RECIPE
+    batch_size: int | None = None  # None: GENERAL_DEFAULTS / QUICKSTART_RECIPE
+    g_lr: float | None = None  # None: GENERAL_DEFAULTS / QUICKSTART_RECIPE
+    d_lr: float | None = None  # None: GENERAL_DEFAULTS / QUICKSTART_RECIPE
     beta_1: float = 0.5
     beta_2: float = 0.999
-    lr_schedule: str = "constant"  # "cosine": both learning rates decay to 0 over the run
+    lr_schedule: str | None = None  # None: GENERAL_DEFAULTS / QUICKSTART_RECIPE
     max_samples: int | None = None
     num_points: int = 100_000
     strategy: str = "default"
@@ -261,6 +273,10 @@ _FLAGS = {
                      "also save the resume state every N steps (not given: at epoch ends only)"),
     "verbose": ("output", int, (0, 1, 2), "0: silent, 1: progress bar, 2: one line per epoch"),
 }
+for _name, _general in GENERAL_DEFAULTS.items():
+    _group, _typ, _choices, _text = _FLAGS[_name]
+    _FLAGS[_name] = (_group, _typ, _choices, _text + " (" + _RECIPE_HELP.format(
+        recipe=QUICKSTART_RECIPE.get(_name, _general), general=_general) + ")")
 GROUPS = ("data", "model", "loss and regularizers", "image-to-image", "optimisation",
           "distribution", "output")
 
@@ -383,18 +399,31 @@ def _check(parser, config):
     if config.variant == "srgan" and config.dataset != "sr4":
         parser.error("--variant srgan trains on --dataset sr4")
     for name in ("epochs", "batch_size", "num_points", "packing", "steps_per_execution"):
-        if getattr(config, name) < 1:
+        if getattr(config, name) is not None and getattr(config, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
 
 
 def resolve(config):
     """Fills in defaults that depend on other options; returns a dict.
 
+    Options left ``None`` in :data:`GENERAL_DEFAULTS` take the
+    :data:`QUICKSTART_RECIPE` for a DCGAN on digits (the CLI's defaults, the
+    README's quickstart), else the general default.
+
     Example:
         >>> resolve(TrainConfig(variant="lsgan"))["loss"]
         'least_squares'
+        >>> resolve(TrainConfig())["r1_gamma"], resolve(TrainConfig(dataset="mnist"))["r1_gamma"]
+        (1.0, 0.0)
     """
     c = dataclasses.asdict(config)
+    # The quickstart recipe is the default of a DCGAN on digits with its own networks;
+    # any option given explicitly wins.
+    quickstart = ((c["variant"], c["dataset"]) == QUICKSTART_RUNS
+                  and c["architecture"] in (None, "auto", "dcgan"))
+    for name, general in GENERAL_DEFAULTS.items():
+        if c[name] is None:
+            c[name] = QUICKSTART_RECIPE.get(name, general) if quickstart else general
     if c["variant"] in ("lsgan", "cyclegan") and c["loss"] is None:
         c["loss"] = "least_squares"
     if c["variant"] in ("conditional", "acgan"):

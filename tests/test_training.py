@@ -26,6 +26,19 @@ def test_dry_run_prints_resolved_config():
     assert cfg["loss"] == "least_squares" and cfg["dataset"] == "ring" and cfg["strategy"] == "default"
 
 
+def test_quickstart_recipe_is_the_default_of_dcgan_on_digits_only():
+    from kgan import cli
+
+    quick = json.loads(train("--dry-run").stdout)  # the README's quickstart, as --dry-run shows it
+    assert {k: quick[k] for k in cli.QUICKSTART_RECIPE} == cli.QUICKSTART_RECIPE
+    other = cli.resolve(cli.parse_args(["--dataset", "mnist"])[0])
+    assert {k: other[k] for k in cli.GENERAL_DEFAULTS} == cli.GENERAL_DEFAULTS
+    mlp = cli.resolve(cli.parse_args(["--architecture", "mlp"])[0])
+    assert mlp["r1_gamma"] == 0.0 and mlp["epochs"] == 40
+    given = cli.resolve(cli.parse_args(["--epochs", "3", "--r1-gamma", "0"])[0])
+    assert (given["epochs"], given["r1_gamma"], given["batch_size"]) == (3, 0.0, 32)
+
+
 def test_bad_flag_is_rejected():
     r = train("--variant", "nope", "--dry-run")
     assert r.returncode == 2 and "invalid choice" in r.stderr
