@@ -171,36 +171,14 @@ def run(config, extra_callbacks=(), overwrite=False):
         kcb.SampleGrid(os.path.join(out, "samples"), c["num_samples"], seed=c["seed"],
                        log_dir=os.path.join(out, "logs"), reference=reference),
     ]
-    if chief:
-        cbs.append(keras.callbacks.TensorBoard(os.path.join(out, "logs"), update_freq="epoch"))
-        # append: a resumed run (and the second fit() below) continues the same file
-        cbs.append(keras.callbacks.CSVLogger(os.path.join(out, "metrics.csv"), append=True))
+    cbs += run_loggers(out) if chief else []
     cbs.extend(extra_callbacks)
 
-    t0 = time.time()
-    epoch, done = divmod(start_step, steps)
-    history = {}
+    def stream(first_step):
+        return kgan.data.training_stream(x, labels, c["batch_size"], c["seed"], first_step)[0]
 
-    def fit(first_step, epochs, steps_per_epoch):
-        ds, _ = kgan.data.training_stream(x, labels, c["batch_size"], c["seed"], first_step)
-        h = model.fit(ds, initial_epoch=epoch, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                      callbacks=cbs, verbose=c["verbose"])
-        for k, v in h.history.items():
-            history.setdefault(k, []).extend(v)
-
-    if start_step:
-        print(f"kgan: resuming at step {start_step} (epoch {epoch + 1}, batch {done})", flush=True)
-    if done and epoch < c["epochs"]:
-        fit(start_step, epoch + 1, steps - done)  # finish the interrupted epoch
-        epoch += 1
-    if epoch < c["epochs"]:
-        fit(epoch * steps, c["epochs"], steps)
-    train_seconds = time.time() - t0
-
-    summary = {"train_seconds": round(train_seconds, 2), "resumed_from_step": start_step,
-               "steps": model.step,
-               "final_metrics": {k: float(v[-1]) for k, v in history.items()},
-               "epochs": c["epochs"], "num_examples": int(len(x))}
+    summary = fit_from(model, stream, start_step, steps, c["epochs"], cbs, c["verbose"])
+    summary["num_examples"] = int(len(x))
     if not chief:
         return summary
     model.save(os.path.join(out, "model.keras"))  # the EMA generator included
@@ -221,6 +199,51 @@ def run(config, extra_callbacks=(), overwrite=False):
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2)
     return summary
+
+
+def run_loggers(out):
+    """TensorBoard and ``metrics.csv`` for the chief (the CSV is appended to on resume)."""
+    import keras
+
+    return [keras.callbacks.TensorBoard(os.path.join(out, "logs"), update_freq="epoch"),
+            keras.callbacks.CSVLogger(os.path.join(out, "metrics.csv"), append=True)]
+
+
+def fit_from(model, stream, start_step, steps, epochs, callbacks, verbose):
+    """Trains ``epochs`` epochs of ``steps`` steps from global step ``start_step``.
+
+    A run resumed mid-epoch first finishes that epoch, then runs the rest;
+    ``stream(first_step)`` must yield the batches from that step on (a pure
+    function of the step, as ``kgan.data.training_stream``), so a resumed run
+    sees exactly the batches an uninterrupted one sees.
+
+    Returns:
+        dict: ``train_seconds``, ``resumed_from_step``, ``steps``, ``epochs``
+        and ``final_metrics``.
+
+    Example:
+        >>> fit_from(model, lambda s: training_stream(x, None, 64, 0, s)[0], 0, 100, 5, [], 0)
+    """
+    t0 = time.time()
+    epoch, done = divmod(start_step, steps)
+    history = {}
+
+    def fit(first_step, last_epoch, steps_per_epoch):
+        h = model.fit(stream(first_step), initial_epoch=epoch, epochs=last_epoch,
+                      steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose)
+        for k, v in h.history.items():
+            history.setdefault(k, []).extend(v)
+
+    if start_step:
+        print(f"kgan: resuming at step {start_step} (epoch {epoch + 1}, batch {done})", flush=True)
+    if done and epoch < epochs:
+        fit(start_step, epoch + 1, steps - done)  # finish the interrupted epoch
+        epoch += 1
+    if epoch < epochs:
+        fit(epoch * steps, epochs, steps)
+    return {"train_seconds": round(time.time() - t0, 2), "resumed_from_step": start_step,
+            "steps": model.step, "epochs": epochs,
+            "final_metrics": {k: float(v[-1]) for k, v in history.items()}}
 
 
 def _report(c, model, x, use_ema):

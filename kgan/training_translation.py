@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import json
 import os
-import time
+
+from kgan import training
 
 
 def build_model(c):
@@ -106,31 +107,11 @@ def run(c, extra_callbacks=()):
            kcb.TranslationGrid(os.path.join(out, "samples"), held[0][:16],
                                None if held[1] is None else held[1][:16],
                                log_dir=os.path.join(out, "logs"))]
-    if chief:
-        cbs.append(keras.callbacks.TensorBoard(os.path.join(out, "logs"), update_freq="epoch"))
-        cbs.append(keras.callbacks.CSVLogger(os.path.join(out, "metrics.csv"), append=True))
+    cbs += training.run_loggers(out) if chief else []
     cbs.extend(extra_callbacks)
-
-    t0 = time.time()
-    epoch, done = divmod(start_step, steps)
-    history = {}
-
-    def fit(first_step, epochs, steps_per_epoch):
-        h = model.fit(stream(first_step)[0], initial_epoch=epoch, epochs=epochs,
-                      steps_per_epoch=steps_per_epoch, callbacks=cbs, verbose=c["verbose"])
-        for key, v in h.history.items():
-            history.setdefault(key, []).extend(v)
-
-    if start_step:
-        print(f"kgan: resuming at step {start_step} (epoch {epoch + 1}, batch {done})", flush=True)
-    if done and epoch < c["epochs"]:
-        fit(start_step, epoch + 1, steps - done)
-        epoch += 1
-    if epoch < c["epochs"]:
-        fit(epoch * steps, c["epochs"], steps)
-    summary = {"train_seconds": round(time.time() - t0, 2), "resumed_from_step": start_step,
-               "steps": model.step, "epochs": c["epochs"], "num_examples": int(len(first)),
-               "final_metrics": {key: float(v[-1]) for key, v in history.items()}}
+    summary = training.fit_from(model, lambda step: stream(step)[0], start_step, steps,
+                                c["epochs"], cbs, c["verbose"])
+    summary["num_examples"] = int(len(first))
     if not chief:
         return summary
     model.save(os.path.join(out, "model.keras"))
