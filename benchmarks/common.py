@@ -168,3 +168,29 @@ def train_classifier(x_train, y_train, epochs, batch_size, learning_rate, seed):
     bare = build_mnist_classifier()
     bare.set_weights(model.get_weights())
     return bare, seconds
+
+
+def run_dir(out_root, name, default_prefix=""):
+    """``<out_root>/<name>`` (default: ``<prefix><timestamp>``), created.
+
+    Example:
+        >>> out = run_dir("benchmarks/results", None, "infogan-")
+    """
+    name = name or default_prefix + time.strftime("%Y%m%d-%H%M%S")
+    out = os.path.join(out_root, name)
+    os.makedirs(out, exist_ok=True)
+    return out
+
+
+def finish(results, out, summary):
+    """Writes ``results.json`` and ``summary.md`` into ``out`` and prints the summary.
+
+    Example:
+        >>> finish({"rows": {}}, out, "| a |\\n")
+    """
+    write_json(results, os.path.join(out, "results.json"))
+    with open(os.path.join(out, "summary.md"), "w") as f:
+        f.write(summary)
+    print(summary)
+    print(f"wrote {out}")
+    return results

@@ -245,13 +245,7 @@ def main(argv=None):
                 f"{k}={v:.4f}" for k, v in run.items() if isinstance(v, float)), flush=True)
         results["rows"][model] = {"config": cfg, "runs": runs}
     results["total_seconds"] = time.time() - t0
-    common.write_json(results, os.path.join(out, "results.json"))
-    summary = summarize(results)
-    with open(os.path.join(out, "summary.md"), "w") as f:
-        f.write(summary)
-    print(summary)
-    print(f"wrote {out}")
-    return results
+    return common.finish(results, out, summarize(results))
 
 
 if __name__ == "__main__":

@@ -367,13 +367,7 @@ def main(argv=None):
         common.write_json(results, os.path.join(out, "results.json"))
 
     results["total_seconds"] = time.time() - t_start
-    common.write_json(results, os.path.join(out, "results.json"))
-    summary = summarize(results)
-    with open(os.path.join(out, "summary.md"), "w") as f:
-        f.write(summary)
-    print(summary)
-    print(f"wrote {out}")
-    return results
+    return common.finish(results, out, summarize(results))
 
 
 if __name__ == "__main__":
