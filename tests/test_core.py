@@ -265,3 +265,14 @@ def test_jit_auto_times_both_forms_and_keeps_the_faster():
     assert choice["jit_compile"] is faster and bool(gan.jit_compile) is faster
     assert gan.step == 20 and np.isfinite(hist.history["g_loss"]).all()  # every timed step trained
     assert gan.get_compile_config()["jit_compile"] == "auto"
+
+
+def test_jit_auto_undecided_after_a_short_fit_stays_off_xla():
+    gan = kgan.GAN(data_shape=(2,), latent_dim=4, architecture="mlp", seed=0,
+                   generator_options={"hidden_units": (8,)}, discriminator_options={"hidden_units": (8,)})
+    gan.compile(jit_compile="auto")
+    x = kgan.data.ring_mixture().sample(16 * 9, 0)[0]  # 9 steps: ends inside the XLA timing
+    gan.fit(x, batch_size=16, epochs=1, verbose=0)
+    assert gan.jit_choice is None and not gan.jit_compile
+    gan.fit(kgan.data.ring_mixture().sample(16 * 14, 1)[0], batch_size=16, epochs=1, verbose=0)
+    assert gan.jit_choice is not None  # a long enough fit times both forms again and decides

@@ -91,3 +91,11 @@ class ChooseJit(keras.callbacks.Callback):
         self._count = 0
         if self.choice is None:
             self._set(False)
+
+    def on_train_end(self, logs=None):
+        # A fit too short to finish the timing must not leave XLA on undecided:
+        # back to no XLA, and the next fit times again from the start.
+        if self.choice is None:
+            self.times = {False: [], True: []}
+            if self.model.jit_compile:
+                self._set(False)
