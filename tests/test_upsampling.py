@@ -85,9 +85,10 @@ def test_xla_forward_and_gradients_equal():
 
 
 def _generators(first, second, **kwargs):
-    keras.utils.set_random_seed(3)
+    # No global reseeding here: tf.random.set_seed clears TensorFlow's caches, which crashed
+    # (a segfault, twice) right after the XLA test above. Unseeded initial weights differ
+    # between the two builds, so loading must still fill them (checked below).
     a = networks.build_dcgan_generator(8, (28, 28, 1), base_filters=4, upsampling=first, **kwargs)
-    keras.utils.set_random_seed(4)  # different initial weights, so loading must fill them
     b = networks.build_dcgan_generator(8, (28, 28, 1), base_filters=4, upsampling=second, **kwargs)
     return a, b
 
