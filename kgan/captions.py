@@ -1,0 +1,828 @@
+"""Captioned MNIST for text-to-image GANs (GAN-CLS), built offline.
+
+Reed et al. (2016, "Generative Adversarial Text to Image Synthesis") trained
+on birds and flowers with 10 captions per image written by crowd workers.
+No such captions exist for MNIST and nothing may be downloaded, so here the
+captions are synthesised: each image is described by its label and by three
+attributes measured on the image itself, the way Morpho-MNIST (Castro et al.
+2019) measures thickness and slant:
+
+* ``thickness``: mean stroke width in pixels (``2 * area / edge length``);
+* ``slant``: horizontal shear from the second moments of the ink;
+* ``size``: area of the bounding box of the inked pixels.
+
+``AttributeLevels`` cuts each attribute into per-digit terciles fitted on the
+training images (a "thick 1" is thick for a 1), so a caption such as
+"a small thick seven leaning left" says where the image lies among images of
+its own class. The middle tercile is never mentioned, and each non-middle
+attribute is mentioned with probability 0.75, so captions vary in length.
+
+The attribute functions are plain vectorised numpy that accept uint8 [0, 255]
+or float [-1, 1] (generator output), because a benchmark measures GENERATED
+images with them: does "a thick 7" measure thicker than "a thin 7" drawn
+from the same noise?
+
+Phrasings. ``"seen"`` captions are the training text. ``"unseen"`` captions
+use sentence templates and attribute words that never occur in ``"seen"``,
+to test whether a text encoder generalises. The encoder is character-level
+and trained offline with no pretrained word vectors, so it can only relate a
+new word to what it has seen through shared characters: every unseen word is
+built from a seen stem ("thick" -> "thick-stroked", "thicker"; "leaning
+right" -> "right-leaning", "slanting rightward"; "small" -> "smallish") or
+rearranges seen words. A word whose meaning shares nothing with any seen word
+(say "chunky" for thick) cannot be learned offline and is not used. No word of
+one attribute value contains a word of another ("upright" would contain
+"right"; "light" is avoided for thin), so a character model cannot match the
+wrong attribute by substring. Captions are lowercase ASCII, at most
+``MAX_CAPTION_CHARS`` characters.
+
+Example:
+    >>> data = load_captioned_mnist("../shared/data/mnist")
+    >>> data["train"].captions[0][:2], data["train"].targets["thickness"][0, :2]
+    (['a big thin 7', 'handwritten big digit 7'], array([1, 0], dtype=int32))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+
+import numpy as np
+
+ATTRIBUTES = ("thickness", "slant", "size")
+PHRASINGS = ("seen", "unseen")
+MAX_CAPTION_CHARS = 96
+# Probability that a non-middle attribute is mentioned in a random caption.
+MENTION_PROBABILITY = 0.75
+
+DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+# ----------------------------------------------------------------------------- measurements
+
+def ink(images):
+    """Ink density of images: float32 ``[n, H, W]`` in [0, 1].
+
+    Args:
+        images: uint8 ``[n, H, W, 1]`` or ``[n, H, W]`` in [0, 255], or any
+            float array of those shapes taken as [-1, 1] (a ``tanh``
+            generator's range); floats outside are clipped.
+
+    Returns:
+        float32 ``[n, H, W]``: 0 is background, 1 full ink.
+
+    Raises:
+        ValueError: another rank, more than one channel, or a dtype that is
+            neither uint8 nor float.
+
+    Example:
+        >>> ink(np.array([[[0, 255]]], "uint8")).tolist()
+        [[[0.0, 1.0]]]
+    """
+    images = np.asarray(images)
+    if images.ndim == 4:
+        if images.shape[-1] != 1:
+            raise ValueError(f"Expected single-channel images [n, H, W, 1], got shape {images.shape} "
+                             f"({images.shape[-1]} channels).")
+        images = images[..., 0]
+    elif images.ndim != 3:
+        raise ValueError(f"Expected images of shape [n, H, W, 1] or [n, H, W], got shape "
+                         f"{images.shape} (rank {images.ndim}).")
+    if images.dtype == np.uint8:
+        return images.astype(np.float32) / np.float32(255.0)
+    if np.issubdtype(images.dtype, np.floating):
+        return np.clip((images.astype(np.float32) + 1.0) * 0.5, 0.0, 1.0)
+    raise ValueError(f"Expected uint8 [0, 255] or float [-1, 1] images, got dtype {images.dtype}.")
+
+
+def thickness(images):
+    """Mean stroke width in pixels: ``2 * sum(ink) / total_variation(ink)``.
+
+    A stroke of width ``w`` and length ``L`` covers an area ``w * L`` and has
+    about ``2 * L`` of edge (both sides), so area over half the edge length
+    is ``w`` whatever the digit's shape. The edge length is the anisotropic
+    total variation ``sum |dx| + sum |dy|`` of the ink, computed with a zero
+    border so ink touching the frame still has its edge counted. The stroke
+    ends add ``2 * w`` of edge, so a bar measures ``w * L / (L + w)``,
+    slightly under ``w``. Background noise in generated images adds both ink
+    and edge, so it biases the value: compare images of similar cleanliness.
+
+    Args:
+        images: see ``ink``.
+
+    Returns:
+        float32 ``[n]``; 0 for an image with no ink.
+
+    Example:
+        >>> bar = np.zeros((1, 28, 28), "uint8"); bar[0, 4:24, 10:13] = 255
+        >>> round(float(thickness(bar[..., None])[0]), 4)  # 2 * 60 / (40 + 6)
+        2.6087
+    """
+    x = np.pad(ink(images).astype(np.float64), ((0, 0), (1, 1), (1, 1)))
+    tv = np.abs(np.diff(x, axis=1)).sum(axis=(1, 2)) + np.abs(np.diff(x, axis=2)).sum(axis=(1, 2))
+    area = x.sum(axis=(1, 2))
+    out = np.where(tv > 0, 2.0 * area / np.maximum(tv, 1e-12), 0.0)
+    return out.astype(np.float32)
+
+
+def _moments(x):
+    """Mass and central second moments mu11, mu02 of ink ``[n, H, W]`` (x = column, y = row)."""
+    x = x.astype(np.float64)
+    n, h, w = x.shape
+    rows = np.arange(h, dtype=np.float64)[None, :, None]
+    cols = np.arange(w, dtype=np.float64)[None, None, :]
+    mass = x.sum(axis=(1, 2))
+    safe = np.maximum(mass, 1e-12)[:, None, None]
+    ybar = (x * rows).sum(axis=(1, 2), keepdims=True) / safe
+    xbar = (x * cols).sum(axis=(1, 2), keepdims=True) / safe
+    dy, dx = rows - ybar, cols - xbar
+    mu11 = (x * dx * dy).sum(axis=(1, 2))
+    mu02 = (x * dy * dy).sum(axis=(1, 2))
+    return mass, mu11, mu02
+
+
+def slant(images):
+    """Horizontal shear of the ink: ``-mu11 / mu02``.
+
+    ``mu11`` and ``mu02`` are central second moments of the ink with
+    ``x`` = column and ``y`` = row (growing downwards); ``mu11 / mu02`` is
+    the slope ``dx/dy`` of the least-squares line through the ink, negated so
+    that a positive value means the top leans right (x grows as y shrinks).
+    A value of 1 is a 45-degree lean.
+
+    Args:
+        images: see ``ink``.
+
+    Returns:
+        float32 ``[n]``; 0 for an image with no ink or no vertical extent.
+
+    Example:
+        >>> diag = np.zeros((1, 4, 4), "uint8"); diag[0, 0, 1] = diag[0, 1, 0] = 255
+        >>> float(slant(diag)[0])
+        1.0
+    """
+    mass, mu11, mu02 = _moments(ink(images))
+    ok = (mass > 0) & (mu02 > 1e-9 * np.maximum(mass, 1e-12))
+    out = np.where(ok, -mu11 / np.where(ok, mu02, 1.0), 0.0)
+    return out.astype(np.float32)
+
+
+def size(images):
+    """Area in pixels of the bounding box of the pixels with ink > 0.5.
+
+    Args:
+        images: see ``ink``.
+
+    Returns:
+        float32 ``[n]``; 0 for an image with no pixel over half ink.
+
+    Example:
+        >>> box = np.zeros((1, 28, 28), "uint8"); box[0, 5:15, 8:12] = 255
+        >>> float(size(box)[0])
+        40.0
+    """
+    on = ink(images) > 0.5
+    rows, cols = on.any(axis=2), on.any(axis=1)
+    h, w = rows.shape[1], cols.shape[1]
+    # First and last inked row / column, from argmax of the mask and of its reverse.
+    height = h - rows[:, ::-1].argmax(axis=1) - rows.argmax(axis=1)
+    width = w - cols[:, ::-1].argmax(axis=1) - cols.argmax(axis=1)
+    area = np.where(rows.any(axis=1), height * width, 0)
+    return area.astype(np.float32)
+
+
+_MEASURES = {"thickness": thickness, "slant": slant, "size": size}
+
+
+def measure(images):
+    """All three attributes of a batch of images.
+
+    Args:
+        images: see ``ink``.
+
+    Returns:
+        ``{"thickness": [n], "slant": [n], "size": [n]}``, float32 arrays.
+
+    Example:
+        >>> m = measure(np.zeros((2, 28, 28), "uint8"))
+        >>> sorted(m), m["size"].tolist()
+        (['size', 'slant', 'thickness'], [0.0, 0.0])
+    """
+    return {name: _MEASURES[name](images) for name in ATTRIBUTES}
+
+
+# ----------------------------------------------------------------------------- levels
+
+def _check_labels(labels, n, num_classes):
+    labels = np.asarray(labels)
+    if labels.shape != (n,):
+        raise ValueError(f"Expected labels of shape ({n},) to match the images, got {labels.shape}.")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"Expected integer labels, got dtype {labels.dtype}.")
+    if n and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"Expected labels in [0, {num_classes - 1}], got values from "
+                         f"{labels.min()} to {labels.max()}.")
+    return labels.astype(np.int64)
+
+
+def _tercile_cuts(values):
+    """Lower and upper cuts, each halfway between two distinct values, leaving the
+    shares below them closest to 1/3 and 2/3.
+
+    Plain quantiles would land ON a value shared by many images (bounding-box
+    areas are integers and tie a lot), and those would all fall on one side;
+    cutting between distinct values keeps the levels as balanced as ties allow.
+    """
+    v = np.sort(values)
+    distinct = np.unique(v)
+    if len(distinct) < 2:
+        return np.array([v[0], v[0]])
+    cuts = (distinct[:-1] + distinct[1:]) / 2
+    below = np.searchsorted(v, cuts) / len(v)
+    return np.array([cuts[np.argmin(np.abs(below - 1 / 3))], cuts[np.argmin(np.abs(below - 2 / 3))]])
+
+
+class AttributeLevels:
+    """Per-digit terciles of each attribute, fitted on training images.
+
+    An image's level for an attribute is -1 when its value lies under the
+    lower tercile cut of its class, +1 over the upper one, else 0. Each cut
+    lies halfway between two distinct training values, where the share below
+    is closest to 1/3 (2/3), so ties (integer bbox areas) stay on one side
+    and the levels are as balanced as the ties allow. Per class,
+    because a "wide" 1 is narrower than any 0. A class with fewer than 3
+    training images uses the terciles of all images.
+
+    Attributes:
+        num_classes: number of digit classes.
+        thresholds: ``{attribute: float64 [num_classes, 2]}`` (lower, upper).
+
+    Example:
+        >>> levels = AttributeLevels.fit(x_train, y_train)
+        >>> levels.levels(x_test, y_test)["thickness"]  # int8 [n] of -1, 0, 1
+    """
+
+    def __init__(self, thresholds, num_classes=10):
+        self.num_classes = int(num_classes)
+        self.thresholds = {}
+        for name in ATTRIBUTES:
+            if name not in thresholds:
+                raise ValueError(f"Missing thresholds for attribute {name!r}; expected all of {ATTRIBUTES}.")
+            t = np.asarray(thresholds[name], dtype=np.float64)
+            if t.shape != (self.num_classes, 2):
+                raise ValueError(f"Expected thresholds[{name!r}] of shape ({self.num_classes}, 2), "
+                                 f"got {t.shape}.")
+            if not np.all(np.isfinite(t)) or np.any(t[:, 0] > t[:, 1]):
+                raise ValueError(f"thresholds[{name!r}] must be finite with lower <= upper, got {t.tolist()}.")
+            self.thresholds[name] = t
+
+    @classmethod
+    def fit(cls, images, labels, num_classes=10):
+        """Fits the terciles of each attribute per class.
+
+        Args:
+            images: training images (see ``ink``), at least 3.
+            labels: int ``[n]`` digit labels in ``[0, num_classes)``.
+            num_classes: number of classes.
+
+        Returns:
+            An ``AttributeLevels``.
+
+        Example:
+            >>> levels = AttributeLevels.fit(x_train, y_train)
+        """
+        values = measure(images)
+        n = len(values["size"])
+        if n < 3:
+            raise ValueError(f"AttributeLevels.fit needs at least 3 images, got {n}.")
+        labels = _check_labels(labels, n, num_classes)
+        thresholds = {}
+        for name in ATTRIBUTES:
+            v = values[name].astype(np.float64)
+            t = np.tile(_tercile_cuts(v), (num_classes, 1))
+            for c in range(num_classes):
+                vc = v[labels == c]
+                if len(vc) >= 3:
+                    t[c] = _tercile_cuts(vc)
+            thresholds[name] = t
+        return cls(thresholds, num_classes)
+
+    def levels(self, images, labels):
+        """Levels of images given their classes.
+
+        Args:
+            images: see ``ink`` (real or generated images).
+            labels: int ``[n]`` classes the images should be measured against.
+
+        Returns:
+            ``{attribute: int8 [n]}`` with -1 (low tercile), 0, +1 (high).
+
+        Example:
+            >>> levels.levels(fake_images, np.full(len(fake_images), 7))["slant"]
+        """
+        values = measure(images)
+        labels = _check_labels(labels, len(values["size"]), self.num_classes)
+        out = {}
+        for name in ATTRIBUTES:
+            t = self.thresholds[name][labels]
+            v = values[name].astype(np.float64)
+            # Cuts lie between training values; a new value exactly on one is middle.
+            out[name] = np.where(v < t[:, 0], -1, np.where(v > t[:, 1], 1, 0)).astype(np.int8)
+        return out
+
+    def get_config(self):
+        """JSON-able thresholds: ``{"num_classes", "thresholds": {attr: [[lo, hi], ...]}}``."""
+        return {"num_classes": self.num_classes,
+                "thresholds": {name: self.thresholds[name].tolist() for name in ATTRIBUTES}}
+
+    @classmethod
+    def from_config(cls, config):
+        """Inverse of ``get_config``.
+
+        Example:
+            >>> same = AttributeLevels.from_config(json.loads(json.dumps(levels.get_config())))
+        """
+        return cls(config["thresholds"], config.get("num_classes", 10))
+
+
+# ----------------------------------------------------------------------------- vocabulary
+#
+# VOCAB[phrasing][attribute][kind][level]: phrase lists. "adj" goes before
+# the digit, "post" after it, "item" stands alone in a comma list. The low
+# and high lists of a kind are parallel (thin <-> thick) so attribute_pairs
+# can swap one for the other.
+
+_SEEN = {
+    "thickness": {
+        "adj": {-1: ("thin", "slim", "narrow"), 1: ("thick", "bold", "heavy")},
+        "post": {-1: ("with thin strokes", "with slim strokes", "in narrow strokes"),
+                 1: ("with thick strokes", "with bold strokes", "in heavy strokes")},
+        "item": {-1: ("thin strokes", "slim strokes", "narrow lines"),
+                 1: ("thick strokes", "bold strokes", "heavy lines")},
+    },
+    "slant": {
+        "post": {-1: ("leaning left", "tilted left", "slanted to the left"),
+                 1: ("leaning right", "tilted right", "slanted to the right")},
+    },
+    "size": {
+        "adj": {-1: ("small", "tiny"), 1: ("large", "big")},
+    },
+}
+
+_UNSEEN = {
+    "thickness": {
+        "adj": {-1: ("thin-stroked", "thinly drawn", "thinner", "slimmer"),
+                1: ("thick-stroked", "thickly drawn", "thicker", "bolder")},
+        "post": {-1: ("drawn thinly", "with thinner lines"),
+                 1: ("drawn thickly", "with thicker lines")},
+    },
+    "slant": {
+        "adj": {-1: ("left-leaning", "left-slanted", "left-tilted"),
+                1: ("right-leaning", "right-slanted", "right-tilted")},
+        "post": {-1: ("slanting leftward", "leaning leftward", "tilting to the left"),
+                 1: ("slanting rightward", "leaning rightward", "tilting to the right")},
+    },
+    "size": {
+        "adj": {-1: ("smallish", "smaller", "tiny-sized"), 1: ("largish", "larger", "bigger")},
+    },
+}
+
+VOCAB = {"seen": _SEEN, "unseen": _UNSEEN}
+
+# Digit forms; the unseen ones put seen words in new combinations.
+DIGIT_FORMS = {"seen": ("{d}", "{name}", "digit {d}", "number {name}"),
+               "unseen": ("{d}", "{name}", "digit {name}", "number {d}")}
+
+
+def _and_list(parts):
+    parts = [p for p in parts if p]
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _words(*parts):
+    return " ".join(p for p in parts if p)
+
+
+# Templates: (name, {attribute: kind}, render(digit, phrases) -> str) where
+# phrases maps each attribute to its phrase or None (not mentioned). "a" is
+# fixed to "an" afterwards where the next word needs it.
+def _seen_adjectives(d, p):
+    return _words("a", p["size"], p["thickness"], d, p["slant"])
+
+
+def _seen_list(d, p):
+    return ", ".join(x for x in (d, p["thickness"], p["size"], p["slant"]) if x)
+
+
+def _seen_handwritten(d, p):
+    tail = ", ".join(x for x in (p["thickness"], p["slant"]) if x)
+    return _words("handwritten", p["size"], d, tail)
+
+
+def _seen_then(d, p):
+    head = _words("a", d, p["slant"])
+    rest = _and_list([p["thickness"], p["size"]])
+    return f"{head}, {rest}" if rest else head
+
+
+def _unseen_there_is(d, p):
+    return _words("there is a", p["size"], p["slant"], d, p["thickness"])
+
+
+def _unseen_picture(d, p):
+    rest = _and_list([p["thickness"], p["size"], p["slant"]])
+    head = f"picture of a {d}"
+    return f"{head}: {rest}" if rest else head
+
+
+def _unseen_sketch(d, p):
+    return _words("sketch of a", p["thickness"], p["size"], d, p["slant"])
+
+
+TEMPLATES = {
+    "seen": (
+        ("adjectives", {"thickness": "adj", "slant": "post", "size": "adj"}, _seen_adjectives),
+        ("list", {"thickness": "item", "slant": "post", "size": "adj"}, _seen_list),
+        ("handwritten", {"thickness": "post", "slant": "post", "size": "adj"}, _seen_handwritten),
+        ("then", {"thickness": "adj", "slant": "post", "size": "adj"}, _seen_then),
+    ),
+    "unseen": (
+        ("there_is", {"thickness": "post", "slant": "adj", "size": "adj"}, _unseen_there_is),
+        ("picture", {"thickness": "adj", "slant": "adj", "size": "adj"}, _unseen_picture),
+        ("sketch", {"thickness": "adj", "slant": "post", "size": "adj"}, _unseen_sketch),
+    ),
+}
+
+_AN = re.compile(r"\ba (?=[aeiou]|8\b)")
+
+
+def _render(template, digit_text, phrases):
+    text = _AN.sub("an ", template[2](digit_text, phrases))
+    text = re.sub(r"\s+", " ", text).strip()
+    if len(text) > MAX_CAPTION_CHARS:  # the vocabulary is built to stay under it
+        raise AssertionError(f"caption longer than {MAX_CAPTION_CHARS} characters: {text!r}")
+    return text
+
+
+def _digit_text(digit, form):
+    return form.format(d=digit, name=DIGIT_NAMES[digit])
+
+
+def _check_phrasing(phrasing):
+    if phrasing not in PHRASINGS:
+        raise ValueError(f"phrasing must be one of {PHRASINGS}, got {phrasing!r}.")
+
+
+def _check_digit(digit):
+    if int(digit) != digit or not 0 <= int(digit) <= 9:
+        raise ValueError(f"Expected a digit 0..9, got {digit!r}.")
+    return int(digit)
+
+
+def _check_levels(levels):
+    out = {}
+    for name, value in levels.items():
+        if name not in ATTRIBUTES:
+            raise ValueError(f"Unknown attribute {name!r}; expected one of {ATTRIBUTES}.")
+        if int(value) not in (-1, 0, 1):
+            raise ValueError(f"Level of {name!r} must be -1, 0 or 1, got {value!r}.")
+        out[name] = int(value)
+    return {name: out.get(name, 0) for name in ATTRIBUTES}
+
+
+def caption_targets(digit, levels, mentioned):
+    """Classification targets of a caption, for pre-training the text encoder.
+
+    Args:
+        digit: the digit 0..9.
+        levels: ``{attribute: -1 | 0 | 1}`` (missing attributes are 0).
+        mentioned: attributes the caption mentions.
+
+    Returns:
+        ``{"digit": int, "thickness": t, "slant": t, "size": t}`` with
+        ``t`` = 0 (not mentioned, or middle), 1 (low), 2 (high).
+
+    Example:
+        >>> caption_targets(7, {"thickness": 1, "slant": -1}, ["thickness"])
+        {'digit': 7, 'thickness': 2, 'slant': 0, 'size': 0}
+    """
+    digit = _check_digit(digit)
+    levels = _check_levels(levels)
+    mentioned = set(mentioned)
+    out = {"digit": digit}
+    for name in ATTRIBUTES:
+        level = levels[name] if name in mentioned else 0
+        out[name] = {0: 0, -1: 1, 1: 2}[level]
+    return out
+
+
+def caption_with_targets(digit, levels, rng, phrasing="seen", mention=None):
+    """One random caption and its targets (see ``caption``, ``caption_targets``).
+
+    Returns:
+        ``(text, targets)``.
+
+    Example:
+        >>> caption_with_targets(3, {"size": -1}, np.random.default_rng(0))
+        ('a small 3', {'digit': 3, 'thickness': 0, 'slant': 0, 'size': 1})
+    """
+    _check_phrasing(phrasing)
+    digit = _check_digit(digit)
+    levels = _check_levels(levels)
+    if mention is None:
+        draws = rng.random(len(ATTRIBUTES))
+        mention = [n for n, u in zip(ATTRIBUTES, draws) if u < MENTION_PROBABILITY]
+    else:
+        mention = list(mention)
+        for name in mention:
+            if name not in ATTRIBUTES:
+                raise ValueError(f"Unknown attribute {name!r} in mention; expected one of {ATTRIBUTES}.")
+    mentioned = [n for n in ATTRIBUTES if n in mention and levels[n] != 0]
+    templates = TEMPLATES[phrasing]
+    template = templates[rng.integers(len(templates))]
+    forms = DIGIT_FORMS[phrasing]
+    digit_text = _digit_text(digit, forms[rng.integers(len(forms))])
+    phrases = {}
+    for name in ATTRIBUTES:
+        if name in mentioned:
+            options = VOCAB[phrasing][name][template[1][name]][levels[name]]
+            phrases[name] = options[rng.integers(len(options))]
+        else:
+            phrases[name] = None
+    return _render(template, digit_text, phrases), caption_targets(digit, levels, mentioned)
+
+
+def caption(digit, levels, rng, phrasing="seen", mention=None):
+    """One random sentence describing a digit and its attribute levels.
+
+    Args:
+        digit: the digit 0..9.
+        levels: ``{attribute: -1 | 0 | 1}``; missing attributes are 0.
+        rng: a ``np.random.Generator``; the caption is a function of its state.
+        phrasing: ``"seen"`` (training text) or ``"unseen"`` (templates and
+            words never in ``"seen"``).
+        mention: attributes to mention; default each non-zero attribute with
+            probability 0.75. Attributes at level 0 are never mentioned.
+
+    Returns:
+        Lowercase ASCII text of at most ``MAX_CAPTION_CHARS`` characters.
+
+    Example:
+        >>> caption(7, {"thickness": 1, "slant": -1, "size": -1}, np.random.default_rng(0))
+        'a tiny thick 7 slanted to the left'
+    """
+    return caption_with_targets(digit, levels, rng, phrasing, mention)[0]
+
+
+def attribute_pairs(attribute, digits, rng, phrasing="seen"):
+    """Caption pairs that differ only in one attribute, for benchmarks.
+
+    For each digit both captions share the template and digit words and
+    mention nothing else; the low one uses a low word ("thin") and the high
+    one the parallel high word ("thick").
+
+    Args:
+        attribute: one of ``ATTRIBUTES``.
+        digits: iterable of digits 0..9.
+        rng: a ``np.random.Generator``.
+        phrasing: ``"seen"`` or ``"unseen"``.
+
+    Returns:
+        A list of ``(low_caption, high_caption)``, one per digit.
+
+    Example:
+        >>> attribute_pairs("thickness", [7], np.random.default_rng(2))
+        [('a seven, thin', 'a seven, thick')]
+    """
+    _check_phrasing(phrasing)
+    if attribute not in ATTRIBUTES:
+        raise ValueError(f"Unknown attribute {attribute!r}; expected one of {ATTRIBUTES}.")
+    pairs = []
+    templates, forms = TEMPLATES[phrasing], DIGIT_FORMS[phrasing]
+    for digit in digits:
+        digit = _check_digit(digit)
+        template = templates[rng.integers(len(templates))]
+        digit_text = _digit_text(digit, forms[rng.integers(len(forms))])
+        words = VOCAB[phrasing][attribute][template[1][attribute]]
+        i = rng.integers(len(words[-1]))
+        pair = []
+        for level in (-1, 1):
+            phrases = dict.fromkeys(ATTRIBUTES)
+            phrases[attribute] = words[level][i]
+            pair.append(_render(template, digit_text, phrases))
+        pairs.append(tuple(pair))
+    return pairs
+
+
+# ----------------------------------------------------------------------------- datasets
+
+@dataclasses.dataclass
+class CaptionedSplit:
+    """Images with several captions each.
+
+    Attributes:
+        images: uint8 ``[n, 28, 28, 1]``.
+        labels: int32 ``[n]``.
+        captions: ``n`` lists of ``per_image`` strings.
+        targets: ``{"digit" | "thickness" | "slant" | "size": int32 [n, per_image]}``
+            (see ``caption_targets``), one row per caption.
+        levels: ``{attribute: int8 [n]}``, the measured level of each image
+            (whether or not a caption mentions it).
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    captions: list
+    targets: dict
+    levels: dict
+
+    def __len__(self):
+        return len(self.labels)
+
+
+def _as_uint8(images):
+    images = np.asarray(images)
+    if images.dtype != np.uint8:
+        images = np.round(ink(images) * 255.0).astype(np.uint8)
+    if images.ndim == 3:
+        images = images[..., None]
+    return images
+
+
+def make_captions(images, labels, levels, per_image=5, phrasing="seen", seed=0):
+    """Captions images from their labels and measured attribute levels.
+
+    Args:
+        images: uint8 ``[n, H, W, 1]`` (or ``[n, H, W]``; floats in [-1, 1]
+            are converted to uint8).
+        labels: int ``[n]`` digits.
+        levels: a fitted ``AttributeLevels``.
+        per_image: captions per image (Reed et al. used 10).
+        phrasing: ``"seen"`` or ``"unseen"``.
+        seed: seeds the captions; the same arguments give the same split.
+
+    Returns:
+        A ``CaptionedSplit``.
+
+    Example:
+        >>> split = make_captions(x, y, AttributeLevels.fit(x, y), per_image=5)
+        >>> split.targets["thickness"].shape
+        (10000, 5)
+    """
+    _check_phrasing(phrasing)
+    if int(per_image) < 1:
+        raise ValueError(f"per_image must be >= 1, got {per_image!r}.")
+    images = _as_uint8(images)
+    measured = levels.levels(images, labels)
+    labels = np.asarray(labels).astype(np.int32)
+    rng = np.random.default_rng(seed)
+    n = len(labels)
+    captions = []
+    targets = {k: np.zeros((n, per_image), np.int32) for k in ("digit",) + ATTRIBUTES}
+    for i in range(n):
+        image_levels = {name: int(measured[name][i]) for name in ATTRIBUTES}
+        row = []
+        for j in range(per_image):
+            text, t = caption_with_targets(int(labels[i]), image_levels, rng, phrasing)
+            row.append(text)
+            for k, v in t.items():
+                targets[k][i, j] = v
+        captions.append(row)
+    return CaptionedSplit(images, labels, captions, targets, measured)
+
+
+def load_captioned_mnist(data_dir, per_image=5, held_out=2000, seed=0):
+    """Captioned MNIST from the 10k test-split IDX files.
+
+    The LAST ``held_out`` images are held out (deterministic); the attribute
+    terciles are fitted on the remaining training images only.
+
+    Args:
+        data_dir: folder with ``t10k-images-idx3-ubyte[.gz]`` and labels.
+        per_image: captions per image.
+        held_out: how many images (from the end) to hold out.
+        seed: seeds the captions.
+
+    Returns:
+        A dict: ``"train"`` (training images, seen phrasings),
+        ``"held_out"`` (held-out images, seen phrasings), ``"unseen"``
+        (the same held-out images, unseen phrasings), all ``CaptionedSplit``,
+        and ``"levels"``: the fitted ``AttributeLevels``.
+
+    Example:
+        >>> data = load_captioned_mnist("../shared/data/mnist")
+        >>> len(data["train"]), len(data["unseen"])
+        (8000, 2000)
+    """
+    from kgan.data import load_idx_dir  # imports TensorFlow; the rest of this module is numpy
+
+    images, labels = load_idx_dir(os.fspath(data_dir), split="t10k")
+    n = len(labels)
+    if not 1 <= int(held_out) < n:
+        raise ValueError(f"held_out must be between 1 and {n - 1}, got {held_out!r}.")
+    cut = n - int(held_out)
+    levels = AttributeLevels.fit(images[:cut], labels[:cut])
+    return {
+        "train": make_captions(images[:cut], labels[:cut], levels, per_image, "seen", seed),
+        "held_out": make_captions(images[cut:], labels[cut:], levels, per_image, "seen", seed + 1),
+        "unseen": make_captions(images[cut:], labels[cut:], levels, per_image, "unseen", seed + 2),
+        "levels": levels,
+    }
+
+
+# ----------------------------------------------------------------------------- captions files
+
+class CaptionsFileError(ValueError):
+    """A captions file that cannot be read; the message names file and line."""
+
+
+def read_captions_file(path, num_images):
+    """Reads user captions for ``num_images`` images.
+
+    Two formats (UTF-8 text; blank lines at the end are ignored):
+
+    * one caption per line, line ``i`` describing image ``i`` (exactly
+      ``num_images`` lines);
+    * ``<image index>\\t<caption>`` lines, chosen when the first line has a
+      tab; an image may have several lines and every image needs one.
+
+    Captions are stripped of surrounding whitespace and kept otherwise as
+    written.
+
+    Args:
+        path: the file.
+        num_images: how many images the captions describe.
+
+    Returns:
+        ``num_images`` lists of captions.
+
+    Raises:
+        FileNotFoundError: no such file.
+        CaptionsFileError: not UTF-8, wrong count, empty caption, a bad or
+            out-of-range index, a caption over ``MAX_CAPTION_CHARS``
+            characters, or an image without a caption.
+
+    Example:
+        >>> read_captions_file("captions.txt", 3)
+        [['a thin 7'], ['a bold 2'], ['a 1 leaning left']]
+    """
+    path = os.fspath(path)
+    num_images = int(num_images)
+    if num_images < 1:
+        raise ValueError(f"num_images must be >= 1, got {num_images}.")
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise CaptionsFileError(f"{path}:{line}: expected UTF-8 text, got byte 0x{raw[e.start]:02x} "
+                                f"that is not valid UTF-8 (damaged file, or another encoding?).") from None
+    lines = [line.rstrip("\r") for line in text.split("\n")]
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if not lines:
+        raise CaptionsFileError(f"{path}:1: expected captions for {num_images} images, got an empty file.")
+
+    def check_caption(caption, number):
+        if not caption:
+            raise CaptionsFileError(f"{path}:{number}: expected a caption, got an empty line.")
+        if len(caption) > MAX_CAPTION_CHARS:
+            raise CaptionsFileError(f"{path}:{number}: expected a caption of at most {MAX_CAPTION_CHARS} "
+                                    f"characters, got {len(caption)}.")
+
+    if "\t" not in lines[0]:
+        for number, line in enumerate(lines, 1):
+            if number > num_images:
+                raise CaptionsFileError(f"{path}:{number}: expected {num_images} captions (one per image), "
+                                        f"got {len(lines)} lines.")
+            check_caption(line.strip(), number)
+        if len(lines) != num_images:
+            raise CaptionsFileError(f"{path}:{len(lines)}: expected {num_images} captions (one per image), "
+                                    f"got {len(lines)} lines.")
+        return [[line.strip()] for line in lines]
+
+    captions = [[] for _ in range(num_images)]
+    for number, line in enumerate(lines, 1):
+        index, tab, caption = line.partition("\t")
+        if not tab:
+            raise CaptionsFileError(f"{path}:{number}: expected '<image index>\\t<caption>', got {line[:40]!r} "
+                                    f"with no tab.")
+        index = index.strip()
+        if not re.fullmatch(r"[0-9]+", index):
+            raise CaptionsFileError(f"{path}:{number}: expected an integer image index, got {index[:20]!r}.")
+        if int(index) >= num_images:
+            raise CaptionsFileError(f"{path}:{number}: expected an image index in [0, {num_images - 1}], "
+                                    f"got {int(index)}.")
+        caption = caption.strip()
+        check_caption(caption, number)
+        captions[int(index)].append(caption)
+    missing = [i for i, c in enumerate(captions) if not c]
+    if missing:
+        shown = ", ".join(map(str, missing[:5])) + (", ..." if len(missing) > 5 else "")
+        raise CaptionsFileError(f"{path}: expected at least one caption for every image, got none for "
+                                f"{len(missing)} image(s): {shown}.")
+    return captions
