@@ -8,18 +8,18 @@ Example:
 """
 
 from kgan import (data, data_pairs, image_networks, latent, layers, losses, networks, noise,
-                  objectives, options, regularizers, steps, transforms)
+                  objectives, options, regularizers, steps, text, transforms)
 from kgan.core.adversarial import AdversarialModel, NonFiniteLossError
 from kgan.core.gan import GAN
 from kgan.families import (ACGAN, BEGAN, DCGAN, LSGAN, WGANGP, ConditionalGAN, CycleGAN, InfoGAN,
-                           Pix2Pix, SRGAN, VanillaGAN)
+                           Pix2Pix, SRGAN, TextToImageGAN, VanillaGAN)
 from kgan.saving import ModelFileError, load_model
 from kgan.validation import DataError
 
 __version__ = "0.2.0"
 
 __all__ = ["GAN", "AdversarialModel", "VanillaGAN", "ConditionalGAN", "DCGAN", "LSGAN", "WGANGP",
-           "ACGAN", "InfoGAN", "BEGAN", "Pix2Pix", "SRGAN", "CycleGAN", "DataError",
+           "ACGAN", "InfoGAN", "BEGAN", "Pix2Pix", "SRGAN", "CycleGAN", "TextToImageGAN", "DataError",
            "NonFiniteLossError", "ModelFileError", "load_model", "data", "data_pairs",
            "image_networks", "latent", "layers", "losses", "networks", "noise", "objectives",
-           "options", "regularizers", "steps", "transforms"]
+           "options", "regularizers", "steps", "text", "transforms"]

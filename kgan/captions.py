@@ -694,17 +694,21 @@ def make_captions(images, labels, levels, per_image=5, phrasing="seen", seed=0):
     return CaptionedSplit(images, labels, captions, targets, measured)
 
 
-def load_captioned_mnist(data_dir, per_image=5, held_out=2000, seed=0):
+def load_captioned_mnist(data_dir, per_image=5, held_out=2000, seed=0, split_seed=0):
     """Captioned MNIST from the 10k test-split IDX files.
 
-    The LAST ``held_out`` images are held out (deterministic); the attribute
-    terciles are fitted on the remaining training images only.
+    ``held_out`` images drawn at random (``split_seed``) are held out; the
+    attribute terciles are fitted on the remaining training images only. A
+    random draw, not the last images: the 10k split's two halves come from
+    different writers (the last 2,000 lean right and are larger and
+    thicker), which a contiguous hold-out would confound with phrasing.
 
     Args:
         data_dir: folder with ``t10k-images-idx3-ubyte[.gz]`` and labels.
         per_image: captions per image.
-        held_out: how many images (from the end) to hold out.
+        held_out: how many images to hold out.
         seed: seeds the captions.
+        split_seed: seeds which images are held out.
 
     Returns:
         A dict: ``"train"`` (training images, seen phrasings),
@@ -723,12 +727,13 @@ def load_captioned_mnist(data_dir, per_image=5, held_out=2000, seed=0):
     n = len(labels)
     if not 1 <= int(held_out) < n:
         raise ValueError(f"held_out must be between 1 and {n - 1}, got {held_out!r}.")
-    cut = n - int(held_out)
-    levels = AttributeLevels.fit(images[:cut], labels[:cut])
+    order = np.random.default_rng(split_seed).permutation(n)
+    test, train = np.sort(order[:int(held_out)]), np.sort(order[int(held_out):])
+    levels = AttributeLevels.fit(images[train], labels[train])
     return {
-        "train": make_captions(images[:cut], labels[:cut], levels, per_image, "seen", seed),
-        "held_out": make_captions(images[cut:], labels[cut:], levels, per_image, "seen", seed + 1),
-        "unseen": make_captions(images[cut:], labels[cut:], levels, per_image, "unseen", seed + 2),
+        "train": make_captions(images[train], labels[train], levels, per_image, "seen", seed),
+        "held_out": make_captions(images[test], labels[test], levels, per_image, "seen", seed + 1),
+        "unseen": make_captions(images[test], labels[test], levels, per_image, "unseen", seed + 2),
         "levels": levels,
     }
 

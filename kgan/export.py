@@ -174,6 +174,11 @@ def export_generator(model, base_dir, model_name="generator", version=None, warm
 
         return export_translation.export_translator(model, base_dir, model_name, version,
                                                     warmup, max_batch)
+    if getattr(model, "is_text_to_image", False):  # sentences in, images out
+        from kgan import export_text
+
+        return export_text.export_text_generator(model, base_dir, model_name, version,
+                                                 warmup, max_batch)
     latent_dim = int(model.latent_dim)
     num_classes = int(model.num_classes) if model.num_classes else None
     data_shape = tuple(int(d) for d in model.data_shape)

@@ -197,9 +197,23 @@ def build_mlp_discriminator(input_shape, hidden_units=(256, 256), num_classes=No
     return keras.Model(inputs if num_classes else x_in, out, name=name)
 
 
+def _condition_projection(condition_dim, units, prefix):
+    """A dense conditioning input (a text embedding) compressed to ``units``.
+
+    Reed et al. (2016) compress the sentence embedding with one fully
+    connected layer and a leaky ReLU before each network uses it.
+    """
+    cond = keras.Input(shape=(condition_dim,), name="condition")
+    # No bias: the next layer is batch-normalised, which cancels (almost all
+    # of) a constant shift, and Adam would turn that near-zero gradient into
+    # lr-sized noise.
+    x = layers.Dense(units, use_bias=False, name=f"{prefix}_condition_projection")(cond)
+    return cond, layers.LeakyReLU(0.2, name=f"{prefix}_condition_lrelu")(x)
+
+
 def build_dcgan_generator(latent_dim, image_shape, base_filters=64, num_classes=None,
                           kernel_size=4, sync_batch_norm=False, upsampling="auto",
-                          name="generator"):
+                          condition_dim=None, condition_units=128, name="generator"):
     """DCGAN generator (Radford et al. 2016).
 
     Dense projection to a ``start x start`` map, then fractionally-strided
@@ -213,6 +227,10 @@ def build_dcgan_generator(latent_dim, image_shape, base_filters=64, num_classes=
             double it.
         num_classes: if set, a label embedding is concatenated to ``z``.
         kernel_size: transposed-convolution kernel size.
+        condition_dim: if set, the model takes ``[z, condition]`` with a
+            float vector ``condition`` (a text embedding), projected to
+            ``condition_units`` and concatenated to ``z`` (Reed et al. 2016).
+        condition_units: size of that projection.
         sync_batch_norm: batch statistics over the GLOBAL batch under a
             distribution strategy (else each replica normalises its own).
         upsampling: how the stride-2 transposed convolutions are computed:
@@ -243,6 +261,10 @@ def build_dcgan_generator(latent_dim, image_shape, base_filters=64, num_classes=
         inputs.append(labels)
         emb = layers.Embedding(num_classes, min(50, 2 * num_classes), name="label_embedding")(labels)
         x = layers.Concatenate(name="z_and_label")([z, emb])
+    if condition_dim:
+        cond, proj = _condition_projection(condition_dim, condition_units, "g")
+        inputs.append(cond)
+        x = layers.Concatenate(name="z_and_condition")([z, proj])
     filters = base_filters * 2 ** (n - 1)
     x = layers.Dense(start * start * filters, use_bias=False, name="project")(x)
     x = layers.BatchNormalization(synchronized=sync_batch_norm, name="project_bn")(x)
@@ -256,13 +278,14 @@ def build_dcgan_generator(latent_dim, image_shape, base_filters=64, num_classes=
         x = layers.ReLU(name=f"up_{i}_relu")(x)
     x = image_up(channels, kernel_size, strides=2, padding="same",
                  activation="tanh", name="to_image")(x)
-    return keras.Model(inputs if num_classes else z, x, name=name)
+    return keras.Model(inputs if len(inputs) > 1 else z, x, name=name)
 
 
 def build_dcgan_discriminator(image_shape, base_filters=64, num_classes=None,
                               normalization="batch", sync_batch_norm=False,
                               dropout=0.0, spectral_norm=False, kernel_size=4,
-                              minibatch_std=0, aux_classes=None, name="discriminator"):
+                              minibatch_std=0, aux_classes=None, condition_dim=None,
+                              condition_units=128, name="discriminator"):
     """DCGAN discriminator (Radford et al. 2016).
 
     Strided convolutions (no pooling), LeakyReLU(0.2), batch norm on every
@@ -285,6 +308,10 @@ def build_dcgan_discriminator(image_shape, base_filters=64, num_classes=None,
             after the last convolution (Karras et al. 2018); 0 for none.
         aux_classes: add an AC-GAN class head with this many classes; the
             model then returns ``[scores, class_logits]``.
+        condition_dim: if set, the model takes ``[images, condition]``: the
+            projected condition is replicated over the last feature map,
+            concatenated, and mixed by a 1x1 convolution (Reed et al. 2016).
+        condition_units: size of that projection.
         name: model name.
 
     Returns:
@@ -325,9 +352,20 @@ def build_dcgan_discriminator(image_shape, base_filters=64, num_classes=None,
         filters *= 2
     if minibatch_std:
         x = MinibatchStdDev(minibatch_std, name="minibatch_std")(x)
+    if condition_dim:
+        cond, proj = _condition_projection(condition_dim, condition_units, "d")
+        inputs.append(cond)
+        fh, fw = x.shape[1], x.shape[2]
+        tiled = layers.Reshape((fh, fw, condition_units), name="condition_map")(
+            layers.RepeatVector(fh * fw, name="condition_tiled")(proj))
+        x = layers.Concatenate(name="features_and_condition")([x, tiled])
+        x = _maybe_spectral(layers.Conv2D(filters // 2, 1, use_bias=normalization != "batch",
+                                          name="joint"), spectral_norm)(x)
+        norm = _normalization(normalization, synchronized=sync_batch_norm, name="joint_norm")
+        x = layers.LeakyReLU(0.2, name="joint_lrelu")(norm(x) if norm is not None else x)
     x = layers.Flatten(name="flatten")(x)
     out = _heads(x, aux_classes, spectral_norm)
-    return keras.Model(inputs if num_classes else x_in, out, name=name)
+    return keras.Model(inputs if len(inputs) > 1 else x_in, out, name=name)
 
 
 def resolve_architecture(architecture, data_shape):

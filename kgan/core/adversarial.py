@@ -226,6 +226,10 @@ class AdversarialModel(keras.Model):
         super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     # ------------------------------------------------------- checked entries
+    def prepare_data(self, x, y):
+        """``(x, y)`` as the train step reads them (text families tokenize captions here)."""
+        return x, y
+
     def check_data(self, x, y, batch_size):
         """Raises :class:`kgan.DataError` for data this model cannot train on."""
 
@@ -241,6 +245,7 @@ class AdversarialModel(keras.Model):
     def _checked(self, run, x, y, batch_size, kwargs):
         if not self.optimizers_built:
             raise RuntimeError("Call compile() before fit() or evaluate().")
+        x, y = self.prepare_data(x, y)
         self.check_data(x, y, batch_size)
         if isinstance(x, (tuple, list)) and y is None and len(x) == 2:
             x, y = x

@@ -31,7 +31,7 @@ def infer_shapes(generator, latent_dim, data_shape):
 def check_networks(self):
     """Runs both networks once on a tiny batch; a clear error when they do not fit."""
     m = self.packing
-    z, labels = ops.zeros((2 * m, self.latent_dim)), ops.zeros((2 * m,), "int32")
+    z, labels = ops.zeros((2 * m, self.latent_dim)), self.example_conditions(2 * m)
     try:
         out = self.generator(self.g_inputs(z, labels), training=False)
     except Exception as e:

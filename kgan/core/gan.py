@@ -158,6 +158,22 @@ class GAN(AdversarialModel):
     def d_inputs(self, x, labels):
         return [x, labels] if self.num_classes and self.d_conditioning == "input" else x
 
+    def example_conditions(self, n):
+        """Placeholder conditions for ``n`` samples (the constructor's network check)."""
+        return ops.zeros((n,), "int32")
+
+    def conditions_for(self, labels, n):
+        """Checked conditions of ``n`` samples for ``generate``: labels or ``None``."""
+        if not self.num_classes:
+            if labels is not None:
+                raise ValueError("labels were given but this model is not conditional.")
+            return None
+        labels = np.arange(n) % self.num_classes if labels is None else np.asarray(labels)
+        if labels.shape != (n,):
+            raise ValueError(f"labels: expected shape ({n},), got {labels.shape}.")
+        validation.check_labels_in_range(labels, self.num_classes, "labels")
+        return labels.astype("int32")
+
     def after_compile(self):
         self.step_strategy.after_compile(self)
 

@@ -10,7 +10,6 @@ import keras
 from keras import ops
 
 from kgan import noise as noise_lib
-from kgan import validation
 
 
 def available_memory():
@@ -59,14 +58,7 @@ def generate(model, network, num_samples=None, z=None, labels=None, seed=None, b
     elif num_samples is None:
         raise ValueError("generate() needs num_samples or z.")
     n = check_count(num_samples, model.data_shape)
-    if model.num_classes:
-        labels = np.arange(n) % model.num_classes if labels is None else np.asarray(labels)
-        if labels.shape != (n,):
-            raise ValueError(f"labels: expected shape ({n},), got {labels.shape}.")
-        validation.check_labels_in_range(labels, model.num_classes, "labels")
-        labels = labels.astype("int32")
-    elif labels is not None:
-        raise ValueError("labels were given but this model is not conditional.")
+    conditions = model.conditions_for(labels, n)
     out = np.empty((n,) + tuple(model.data_shape), "float32")
     for i in range(0, n, batch_size):
         m = min(batch_size, n - i)
@@ -76,7 +68,7 @@ def generate(model, network, num_samples=None, z=None, labels=None, seed=None, b
             zi = noise_lib.model_latents(model, np.arange(seed + i, seed + i + m, dtype=np.int64))
         else:
             zi = keras.random.normal((m, model.latent_dim), seed=model.seed_generator)
-        li = labels[i:i + m] if model.num_classes else None
+        li = None if conditions is None else conditions[i:i + m]
         out[i:i + m] = ops.convert_to_numpy(_run(network, model.g_inputs(zi, li)))
     return out
 

@@ -10,6 +10,7 @@
 | ``ACGAN`` | acgan.py | auxiliary-classifier D (Odena et al. 2017) |
 | ``InfoGAN`` | infogan.py | latent codes, Q head on D, mutual-information term (Chen et al. 2016) |
 | ``BEGAN`` | began.py | autoencoder D, L1 game, equilibrium k_t, M_global (Berthelot et al. 2017) |
+| ``TextToImageGAN`` | text2image.py | sentence embeddings for both networks, GAN-CLS + GAN-INT (Reed et al. 2016) |
 
 Image-to-image families (over ``kgan.core.translation.Translation``):
 
@@ -29,8 +30,9 @@ from kgan.families.infogan import InfoGAN
 from kgan.families.lsgan import LSGAN
 from kgan.families.pix2pix import Pix2Pix
 from kgan.families.srgan import SRGAN
+from kgan.families.text2image import TextToImageGAN
 from kgan.families.vanilla import VanillaGAN
 from kgan.families.wgan_gp import WGANGP
 
 __all__ = ["VanillaGAN", "DCGAN", "LSGAN", "ConditionalGAN", "WGANGP", "ACGAN", "InfoGAN", "BEGAN",
-           "Pix2Pix", "SRGAN", "CycleGAN"]
+           "Pix2Pix", "SRGAN", "CycleGAN", "TextToImageGAN"]
