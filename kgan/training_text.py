@@ -30,7 +30,7 @@ RECIPE = {
     "learning_rate": 2e-4,        # Adam(2e-4, beta_1=0.5) for G and D (DCGAN, Reed et al.)
     "beta_1": 0.5,
     "ema_decay": 0.999,
-    "steps": 6000,
+    "steps": 3000,
 }
 
 
