@@ -16,8 +16,13 @@ import os
 import re
 
 VARIANTS = ("gan", "vanilla", "dcgan", "lsgan", "conditional", "wgangp", "acgan", "infogan",
-            "began", "pix2pix", "cyclegan", "srgan")
+            "began", "pix2pix", "cyclegan", "srgan", "text2image")
 TRANSLATION_VARIANTS = ("pix2pix", "cyclegan", "srgan")
+TEXT_VARIANTS = ("text2image",)
+# captioned datasets built at run time (kgan.captions); a user's own captions come with --captions
+TEXT_DATASETS = ("mnist-captions",)
+# where --dataset mnist-captions looks for MNIST's IDX files when --data-dir is not given
+DEFAULT_MNIST_DIR = os.path.join("..", "shared", "data", "mnist")
 # kgan.data_pairs.TASKS: image-to-image tasks built at run time
 TRANSLATION_DATASETS = ("sr4", "edges", "inpaint", "mnist2digits")
 # kgan.losses.available() (a test keeps the two equal; importing it here would start TensorFlow)
@@ -25,7 +30,7 @@ LOSSES = ("hinge", "least_squares", "minimax", "non_saturating", "wasserstein")
 ARCHITECTURES = ("auto", "mlp", "dcgan")
 STRATEGIES = ("default", "mirrored", "multiworker")
 GRADIENT_PENALTIES = ("wgan-gp", "wgan-lp")
-OFFLINE_DATASETS = ("digits", "mnist_idx", "ring", "grid") + TRANSLATION_DATASETS
+OFFLINE_DATASETS = ("digits", "mnist_idx", "ring", "grid") + TRANSLATION_DATASETS + TEXT_DATASETS
 # tfds names are snake_case, optionally with a config and a version: "mnist", "cifar10",
 # "imagenet2012/subset:1.0.0".
 _TFDS_NAME = re.compile(r"^[a-z][a-z0-9_]*(/[a-z0-9_.]+)?(:[0-9]+(\.[0-9*]+){0,2})?$")
@@ -41,7 +46,15 @@ GENERAL_DEFAULTS = {"epochs": 40, "batch_size": 64, "g_lr": 2e-4, "d_lr": 2e-4,
 QUICKSTART_RECIPE = {"epochs": 80, "batch_size": 32, "g_lr": 4e-4, "d_lr": 2e-4,
                      "lr_schedule": "cosine", "ema_decay": 0.995, "r1_gamma": 1.0}
 QUICKSTART_RUNS = ("dcgan", "digits")  # (variant, dataset) that gets the recipe
-_RECIPE_HELP = "not given: {recipe} for --variant dcgan --dataset digits (the quickstart), else {general}"
+_RECIPE_HELP = ("not given: {recipe} for --variant dcgan --dataset digits (the quickstart), "
+                "{text} for --variant text2image, else {general}")
+# --variant text2image: kgan.training_text.RECIPE (a test keeps the two equal; importing it here
+# would start TensorFlow). epochs None: enough epochs for the recipe's TEXT_STEPS steps.
+TEXT_RECIPE = {"epochs": None, "batch_size": 64, "g_lr": 2e-4, "d_lr": 2e-4,
+               "lr_schedule": "constant", "ema_decay": 0.999, "r1_gamma": 0.0}
+TEXT_STEPS = 6000
+TEXT_BASE_FILTERS = 64
+TEXT_LATENT_DIM = 100
 
 
 @dataclasses.dataclass
@@ -53,7 +66,7 @@ class TrainConfig:
     """
 
     variant: str = "dcgan"
-    dataset: str = "digits"
+    dataset: str | None = None  # None: digits; mnist-captions for --variant text2image
     data_dir: str | None = None
     split: str | None = None
     image_size: int | None = None
@@ -61,7 +74,7 @@ class TrainConfig:
     loss: str | None = None
     latent_dim: int | None = None
     architecture: str | None = None
-    base_filters: int | None = 32
+    base_filters: int | None = None  # None: 32; 64 for text2image (its recipe)
     hidden_units: tuple | None = None
     d_steps: int | None = None  # None: the variant's default (1; 5 for wgangp)
     real_label: float = 1.0
@@ -94,6 +107,11 @@ class TrainConfig:
     identity_weight: float = 5.0
     pool_size: int = 50
     cyclegan_generator: str = "resnet"
+    # text to image (--variant text2image)
+    captions: str | None = None
+    matching_aware: bool = True
+    interpolation: float | None = None  # None: 1.0 for text2image
+    encoder_epochs: int | None = None  # None: the recipe's 3
     ema_decay: float | None = None  # None: GENERAL_DEFAULTS / QUICKSTART_RECIPE
     epochs: int | None = None  # None: GENERAL_DEFAULTS / QUICKSTART_RECIPE
     batch_size: int | None = None  # None: GENERAL_DEFAULTS / QUICKSTART_RECIPE
@@ -165,7 +183,11 @@ _FLAGS = {
                 "pix2pix / srgan / cyclegan, built from MNIST IDX files in --data-dir, or the "
                 "scikit-learn digits without it: sr4 (7x7 -> 28x28), edges (Sobel -> digit), "
                 "inpaint (14x14 hole), mnist2digits (unpaired, needs --data-dir)) or any tfds "
-                "image dataset name (mnist, fashion_mnist, cifar10, ...; downloads on first use)"),
+                "image dataset name (mnist, fashion_mnist, cifar10, ...; downloads on first use); "
+                "for --variant text2image: mnist-captions (MNIST's test images captioned at run "
+                "time from --data-dir, by default ../shared/data/mnist), or any image dataset "
+                "with --captions FILE (not given: digits; mnist-captions for --variant "
+                "text2image)"),
     "data_dir": ("data", str, None, "folder of the IDX files for mnist_idx, or the tfds data dir"),
     "split": ("data", _opt(str), None, "the split to train on: any tfds split (e.g. train, "
               "test, train[:50%%]), or train / test for mnist_idx (not given: the training data; "
@@ -183,7 +205,8 @@ _FLAGS = {
                      "networks (not given: the variant's default; auto: dcgan for square "
                      "images it supports, else mlp)"),
     "latent_dim": ("model", _opt(int), None, "noise width (not given: the variant's default)"),
-    "base_filters": ("model", _opt(int), None, "DCGAN filters of the widest layer scale"),
+    "base_filters": ("model", _opt(int), None, "DCGAN filters of the widest layer scale "
+                     "(not given: 32; 64 for --variant text2image)"),
     "hidden_units": ("model", _int_list, None, "MLP widths, comma-separated, e.g. 256,256 "
                      "(not given: the network's default)"),
     "g_normalization": ("model", str, ("batch", "layer", "none"),
@@ -252,6 +275,21 @@ _FLAGS = {
                   "(paper: 50; 0: off)"),
     "cyclegan_generator": ("image-to-image", str, ("resnet", "unet"),
                            "cyclegan: generator architecture"),
+    # text to image
+    "captions": ("text to image", _opt(str), None,
+                 "text2image: a captions file for the images of --dataset (one caption per "
+                 "line, line i for image i, or '<index>\\t<caption>' lines; "
+                 "kgan.captions.read_captions_file); the encoder is pre-trained on "
+                 "caption/image pairs (not given: the captions of --dataset mnist-captions)"),
+    "matching_aware": ("text to image", None, None,
+                       "text2image: GAN-CLS, D also learns to reject real images with "
+                       "mismatched sentences (Reed et al. 2016)"),
+    "interpolation": ("text to image", _opt(float), None,
+                      "text2image: weight of GAN-INT, G also trained on interpolated sentence "
+                      "embeddings (0: off; not given: 1.0)"),
+    "encoder_epochs": ("text to image", _opt(int), None,
+                       "text2image: epochs of the text encoder's pre-training (not given: 3; "
+                       "x4 on caption/image pairs)"),
     # distribution
     "strategy": ("distribution", str, STRATEGIES,
                  "tf.distribute strategy (multiworker reads TF_CONFIG)"),
@@ -275,10 +313,12 @@ _FLAGS = {
 }
 for _name, _general in GENERAL_DEFAULTS.items():
     _group, _typ, _choices, _text = _FLAGS[_name]
+    _text_default = TEXT_RECIPE[_name]
     _FLAGS[_name] = (_group, _typ, _choices, _text + " (" + _RECIPE_HELP.format(
-        recipe=QUICKSTART_RECIPE.get(_name, _general), general=_general) + ")")
-GROUPS = ("data", "model", "loss and regularizers", "image-to-image", "optimisation",
-          "distribution", "output")
+        recipe=QUICKSTART_RECIPE.get(_name, _general), general=_general,
+        text=f"about {TEXT_STEPS} steps" if _text_default is None else _text_default) + ")")
+GROUPS = ("data", "model", "loss and regularizers", "image-to-image", "text to image",
+          "optimisation", "distribution", "output")
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -387,20 +427,62 @@ def _check(parser, config):
     """Cross-flag checks argparse cannot express (still before TensorFlow)."""
     if config.dataset == "mnist_idx" and not config.data_dir:
         parser.error("--dataset mnist_idx needs --data-dir, the folder with the IDX files")
-    translating = config.variant in TRANSLATION_VARIANTS
-    if translating != (config.dataset in TRANSLATION_DATASETS):
-        parser.error(f"--variant {config.variant} "
-                     + (f"needs an image-to-image --dataset ({', '.join(TRANSLATION_DATASETS)})"
-                        if translating else f"cannot train on --dataset {config.dataset}; "
-                        "use --variant pix2pix, srgan or cyclegan"))
-    if translating and (config.variant == "cyclegan") != (config.dataset == "mnist2digits"):
-        parser.error("--dataset mnist2digits is unpaired: use it with --variant cyclegan, "
-                     "and the paired tasks (sr4, edges, inpaint) with pix2pix or srgan")
-    if config.variant == "srgan" and config.dataset != "sr4":
-        parser.error("--variant srgan trains on --dataset sr4")
-    for name in ("epochs", "batch_size", "num_points", "packing", "steps_per_execution"):
+    texting = config.variant in TEXT_VARIANTS
+    dataset = config.dataset or ("mnist-captions" if texting else "digits")
+    if texting:
+        _check_text(parser, config, dataset)
+    else:
+        if dataset in TEXT_DATASETS:
+            parser.error(f"--dataset {dataset} holds captioned images: use it with "
+                         f"--variant text2image")
+        for name, value in (("captions", config.captions), ("interpolation", config.interpolation),
+                            ("encoder_epochs", config.encoder_epochs)):
+            if value is not None:
+                parser.error(f"--{name.replace('_', '-')} is a text-to-image option: use it with "
+                             f"--variant text2image")
+        translating = config.variant in TRANSLATION_VARIANTS
+        if translating != (dataset in TRANSLATION_DATASETS):
+            parser.error(f"--variant {config.variant} "
+                         + (f"needs an image-to-image --dataset ({', '.join(TRANSLATION_DATASETS)})"
+                            if translating else f"cannot train on --dataset {dataset}; "
+                            "use --variant pix2pix, srgan or cyclegan"))
+        if translating and (config.variant == "cyclegan") != (dataset == "mnist2digits"):
+            parser.error("--dataset mnist2digits is unpaired: use it with --variant cyclegan, "
+                         "and the paired tasks (sr4, edges, inpaint) with pix2pix or srgan")
+        if config.variant == "srgan" and dataset != "sr4":
+            parser.error("--variant srgan trains on --dataset sr4")
+    for name in ("epochs", "batch_size", "num_points", "packing", "steps_per_execution",
+                 "encoder_epochs"):
         if getattr(config, name) is not None and getattr(config, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
+
+
+def _check_text(parser, config, dataset):
+    """--variant text2image: captioned data, DCGAN networks conditioned on text."""
+    if dataset in TRANSLATION_DATASETS or dataset in ("ring", "grid"):
+        parser.error(f"--variant text2image trains on captioned images: use --dataset "
+                     f"mnist-captions, or an image dataset (digits, mnist_idx, mnist, ...) with "
+                     f"--captions FILE; not --dataset {dataset}")
+    if dataset in TEXT_DATASETS and config.captions is not None:
+        parser.error(f"--dataset {dataset} brings its own captions: drop --captions, or give "
+                     f"--captions FILE with the images it describes (e.g. --dataset mnist_idx "
+                     f"--data-dir DIR)")
+    if dataset not in TEXT_DATASETS and config.captions is None:
+        parser.error(f"--variant text2image --dataset {dataset} needs --captions FILE (a caption "
+                     f"per image), or use --dataset mnist-captions")
+    if dataset in TEXT_DATASETS and config.data_dir is None and not os.path.isdir(
+            DEFAULT_MNIST_DIR):
+        parser.error(f"--dataset {dataset} needs --data-dir, the folder of MNIST's t10k IDX "
+                     f"files ({DEFAULT_MNIST_DIR} is not there)")
+    if config.captions is not None and not os.path.isfile(config.captions):
+        parser.error(f"--captions: no such file {config.captions!r}")
+    if config.conditional:
+        parser.error("--variant text2image is conditioned on sentences, not labels: drop "
+                     "--conditional")
+    if config.architecture == "mlp":
+        parser.error("--variant text2image uses DCGAN networks: drop --architecture mlp")
+    if config.interpolation is not None and config.interpolation < 0:
+        parser.error("--interpolation must be >= 0 (0: GAN-INT off)")
 
 
 def resolve(config):
@@ -417,12 +499,27 @@ def resolve(config):
         (1.0, 0.0)
     """
     c = dataclasses.asdict(config)
+    texting = c["variant"] in TEXT_VARIANTS
+    if c["dataset"] is None:
+        c["dataset"] = "mnist-captions" if texting else "digits"
+    if c["base_filters"] is None:
+        c["base_filters"] = TEXT_BASE_FILTERS if texting else 32
+    if texting:
+        for name, value in TEXT_RECIPE.items():
+            if c[name] is None:
+                c[name] = value
+        c["interpolation"] = 1.0 if c["interpolation"] is None else c["interpolation"]
+        c["latent_dim"] = c["latent_dim"] or TEXT_LATENT_DIM
+        if c["dataset"] in TEXT_DATASETS:
+            c["data_dir"] = os.path.abspath(c["data_dir"] or DEFAULT_MNIST_DIR)
+        if c["captions"] is not None:
+            c["captions"] = os.path.abspath(c["captions"])
     # The quickstart recipe is the default of a DCGAN on digits with its own networks;
     # any option given explicitly wins.
     quickstart = ((c["variant"], c["dataset"]) == QUICKSTART_RUNS
                   and c["architecture"] in (None, "auto", "dcgan"))
     for name, general in GENERAL_DEFAULTS.items():
-        if c[name] is None:
+        if c[name] is None and not texting:  # text2image: TEXT_RECIPE, filled above
             c[name] = QUICKSTART_RECIPE.get(name, general) if quickstart else general
     if c["variant"] in ("lsgan", "cyclegan") and c["loss"] is None:
         c["loss"] = "least_squares"
@@ -475,19 +572,27 @@ def build_sample_parser():
     p.add_argument("model", help="a .keras model saved by kgan (e.g. runs/x/model.keras) or "
                                  "an export directory (runs/x/export/generator or a version "
                                  "folder under it)")
-    p.add_argument("-n", "--num-samples", type=int, default=64, help="how many samples")
+    p.add_argument("-n", "--num-samples", type=int, default=None,
+                   help="how many samples (not given: 64); text-to-image models: images per "
+                        "sentence (not given: 8)")
     p.add_argument("--seed", type=int, default=0,
                    help="sample i uses latent seed SEED+i: the same seed gives the same samples "
                         "from the .keras model and from its export")
     p.add_argument("--labels", type=label_list, default=None,
                    help="conditional models: labels, comma-separated, repeated to N samples "
                         "(e.g. 7 for all sevens; not given: 0, 1, ..., K-1, 0, ...)")
+    p.add_argument("--text", action="append", default=None, metavar="SENTENCE",
+                   help="text-to-image models: a sentence, one grid row of N images (repeat "
+                        "the flag for more rows), e.g. --text \"a thick seven\" --text \"a thin 1\"")
+    p.add_argument("--text-file", default=None, metavar="FILE",
+                   help="text-to-image models: sentences, one per line (after any --text)")
     p.add_argument("--raw", action="store_true",
                    help="sample a .keras model's trained generator instead of the EMA generator "
                         "it keeps (--ema-decay), which samples.png and the export use")
     p.add_argument("--out", default="samples",
                    help="output path stem: writes OUT.png, OUT.npy (and OUT_labels.npy for "
-                        "conditional models)")
+                        "conditional models, OUT_texts.txt, the grid's rows, for text-to-image "
+                        "models)")
     return p
 
 
@@ -499,8 +604,28 @@ def parse_sample_args(argv=None):
     """
     p = build_sample_parser()
     args = p.parse_args(argv)
-    if args.num_samples < 1:
+    if args.num_samples is not None and args.num_samples < 1:
         p.error("--num-samples must be at least 1")
+    texts = list(args.text or [])
+    if args.text_file is not None:
+        try:
+            with open(args.text_file, encoding="utf-8-sig") as f:
+                lines = f.read().split("\n")
+        except OSError as e:
+            p.error(f"--text-file: cannot read {args.text_file}: {e.strerror}")
+        except UnicodeDecodeError:
+            p.error(f"--text-file: {args.text_file} is not UTF-8 text")
+        lines = [line.rstrip("\r") for line in lines]
+        while lines and not lines[-1].strip():  # blank lines at the end
+            lines.pop()
+        if not lines:
+            p.error(f"--text-file: {args.text_file} holds no sentences")
+        texts += lines
+    args.texts = texts or None
+    if args.texts is not None and args.labels is not None:
+        p.error("--labels is for class-conditional models; text-to-image models take --text")
+    if args.num_samples is None:
+        args.num_samples = 8 if args.texts else 64
     if not os.path.exists(args.model):
         p.error(f"model {args.model!r} not found (expected a .keras file or an export directory)")
     is_keras = os.path.isfile(args.model)

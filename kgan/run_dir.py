@@ -17,7 +17,7 @@ from kgan.cli import TrainConfig, resolve
 # What a run writes into its --out folder; --overwrite removes exactly these.
 RUN_OUTPUTS = ("config.json", "logs", "samples", "checkpoints", "backup", "model.keras",
                "samples.png", "export", "export_samples.png",
-               "summary.json", "metrics.csv", "curves.png")
+               "summary.json", "metrics.csv", "curves.png", "captions.txt")
 # Options that do not change what a run computes: a rerun may differ in them and still resume.
 _NOT_IDENTITY = ("verbose",)
 

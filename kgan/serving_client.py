@@ -13,6 +13,10 @@ and return numpy arrays and know the signatures written by
 - ``generate_png(...)`` runs ``generate_png`` / ``generate_png_from_seed``
   and returns one PNG file (bytes) per image.
 - ``save_grid(path, ...)`` writes the generated images as one PNG grid.
+- ``text_to_image(texts, seeds=...)`` and ``text_to_png(texts, seeds=...)``
+  run a text-to-image export (:mod:`kgan.export_text`): sentences in (sent
+  as strings: JSON strings over REST, a ``tf.string`` tensor over gRPC),
+  images or PNG files out.
 
 UNAVAILABLE (what TF Serving answers while a model version loads or its
 batching queue is full; HTTP 503 over REST) is retried with bounded
@@ -87,6 +91,45 @@ def _integers(values, name):
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
         raise ValueError(f"{name}: expected integers, got dtype {arr.dtype}.")
     return arr.astype(np.int64)
+
+
+def check_texts(texts):
+    """Sentences for a text-to-image export, checked as :func:`kgan.text.check_texts` does.
+
+    Imports no TensorFlow. Refuses a single string, no sentences, entries
+    that are not strings, and empty (whitespace-only) sentences with
+    :func:`kgan.text.check_texts`'s messages. Length is checked by the
+    server, which knows the model's ``max_chars``.
+
+    Returns:
+        list of ``str`` (``bytes`` are decoded as UTF-8).
+
+    Example:
+        >>> check_texts(["a thin 1"])
+        ['a thin 1']
+    """
+    where = "texts"
+    if isinstance(texts, (str, bytes)):
+        raise ValueError(f"{where}: expected a list of strings, got a single string; "
+                         f"wrap it in a list.")
+    try:
+        items = list(np.asarray(texts, dtype=object).reshape(-1)) if isinstance(
+            texts, np.ndarray) else list(texts)
+    except TypeError:
+        raise ValueError(f"{where}: expected a list of strings, got "
+                         f"{type(texts).__name__}.") from None
+    if not items:
+        raise ValueError(f"{where}: expected at least one text, got none.")
+    out = []
+    for i, t in enumerate(items):
+        if isinstance(t, (bytes, np.bytes_)):
+            t = bytes(t).decode("utf-8", "replace")
+        elif not isinstance(t, (str, np.str_)):
+            raise ValueError(f"{where}: expected strings, got {type(t).__name__} at row {i}.")
+        if not str(t).split():
+            raise ValueError(f"{where}: expected non-empty texts, got an empty one at row {i}.")
+        out.append(str(t))
+    return out
 
 
 def make_inputs(z=None, seeds=None, labels=None):
@@ -292,6 +335,62 @@ class _Client:
         out = self._predict({"png_bytes": data}, signature, ["png_bytes"])["png_bytes"]
         return [bytes(b) for b in np.asarray(out, object).reshape(-1)]
 
+    def text_to_image(self, texts, seeds=None, signature=None):
+        """Images for sentences from a text-to-image export (:mod:`kgan.export_text`).
+
+        Args:
+            texts: list of non-empty strings, one image each (checked here;
+                the server checks their length against the model's
+                ``max_chars`` and the request cap).
+            seeds: ``None`` (``serving_default``: sentence ``i`` uses seed
+                ``i``), one int ``s`` (seeds ``s, s+1, ...``), or one integer
+                seed per sentence (``generate_from_seed``).
+            signature: defaults to ``serving_default`` without seeds and
+                ``generate_from_seed`` with them.
+
+        Returns:
+            float32 ``[n, H, W, C]`` images in [-1, 1]; with seeds ``s, s+1,
+            ...`` exactly ``model.generate(texts, seed=s)`` on the exported
+            model.
+
+        Example:
+            >>> client.text_to_image(["a thick seven", "a thin 1"], seeds=0).shape
+            (2, 28, 28, 1)
+        """
+        inputs = self._text_inputs(texts, seeds, seeds is not None)
+        signature = signature or (SEED_SIGNATURE if "seed" in inputs else DEFAULT_SIGNATURE)
+        self._check(signature, inputs)
+        return np.asarray(self._predict(inputs, signature, ["images"])["images"], np.float32)
+
+    def text_to_png(self, texts, seeds=None):
+        """PNG files (``bytes``, one per sentence) from a text-to-image export's ``generate_png``.
+
+        ``seeds`` as in :meth:`text_to_image` (``None``: ``0, 1, ...``).
+
+        Example:
+            >>> open("seven.png", "wb").write(client.text_to_png(["a thick seven"])[0])
+        """
+        inputs = self._text_inputs(texts, 0 if seeds is None else seeds, True)
+        self._check(PNG_SIGNATURE, inputs)
+        out = self._predict(inputs, PNG_SIGNATURE, ["png_bytes"])["png_bytes"]
+        return [bytes(b) for b in np.asarray(out, object).reshape(-1)]
+
+    @staticmethod
+    def _text_inputs(texts, seeds, with_seeds):
+        texts = check_texts(texts)
+        data = np.empty((len(texts),), object)
+        data[:] = texts
+        inputs = {"text": data}
+        if with_seeds:
+            if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+                seeds = np.arange(int(seeds), int(seeds) + len(texts))
+            seeds = _integers(list(seeds) if not hasattr(seeds, "shape") else seeds, "seeds")
+            if seeds.shape != (len(texts),):
+                raise ValueError(f"seeds: expected one seed per sentence ({len(texts)}), got "
+                                 f"shape {seeds.shape}.")
+            inputs["seed"] = seeds
+        return inputs
+
     def save_grid(self, path, z=None, seeds=None, labels=None, cols=None, scale=1):
         """Generates images and writes them as one PNG grid.
 
@@ -354,6 +453,12 @@ class _Client:
                                f"Serving signature key \"{signature}\" not found; the model "
                                f"has {sorted(signatures)}.")
         expected = signatures[signature]["inputs"]
+        if "text" in expected and "text" not in inputs:
+            raise ValueError(f"Model {self.model_name!r} is a text-to-image model: use "
+                             f"text_to_image(texts, seeds) or text_to_png(texts, seeds).")
+        if "text" in inputs and "text" not in expected:
+            raise ValueError(f"Model {self.model_name!r} is not a text-to-image model: "
+                             f"signature {signature!r} takes {sorted(expected)}, not text.")
         if "labels" in expected and "labels" not in inputs:
             raise ValueError(f"Model {self.model_name!r} is conditional: pass labels (class "
                              f"ids), one per image or one int for all.")
@@ -495,8 +600,10 @@ class RestClient(_Client):
     def _predict_once(self, inputs, signature, output_filter):
         def encode(k, v):
             v = np.asarray(v)
-            if v.dtype == object:  # string tensors (PNG files) travel base64-encoded
-                return [{"b64": base64.b64encode(bytes(b)).decode()} for b in v.reshape(-1)]
+            if v.dtype == object:
+                # sentences travel as JSON strings; bytes (PNG files) base64-encoded
+                return [b if isinstance(b, str) else {"b64": base64.b64encode(bytes(b)).decode()}
+                        for b in v.reshape(-1)]
             return v.tolist()
 
         body = {"signature_name": signature, "inputs": {k: encode(k, v) for k, v in inputs.items()}}
@@ -596,7 +703,11 @@ class GrpcClient(_Client):
         request = predict_pb2.PredictRequest(output_filter=output_filter)
         self._model_spec(request.model_spec, signature)
         for name, value in inputs.items():
-            request.inputs[name].CopyFrom(tf.make_tensor_proto(np.asarray(value)))
+            value = np.asarray(value)
+            if value.dtype == object:  # a tf.string tensor: sentences as UTF-8, bytes as they are
+                value = np.array([v.encode() if isinstance(v, str) else bytes(v)
+                                  for v in value.reshape(-1)], object).reshape(value.shape)
+            request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
         response = self._call(self._stub.Predict, request)
         return {name: tf.make_ndarray(proto) for name, proto in response.outputs.items()}
 

@@ -2,6 +2,7 @@
 
     python train/sample.py runs/dcgan/model.keras -n 64 --seed 0 --out runs/dcgan/more
     python train/sample.py runs/cgan/export/generator -n 10 --labels 7 --out sevens
+    python train/sample.py runs/t2i/model.keras --text "a thick seven" --text "a thin 1" -n 8 --out two
 
 All options: ``python train/sample.py --help`` (answers without TensorFlow).
 The work is done by ``kgan.sampling``.
