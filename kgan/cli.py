@@ -52,7 +52,7 @@ _RECIPE_HELP = ("not given: {recipe} for --variant dcgan --dataset digits (the q
 # would start TensorFlow). epochs None: enough epochs for the recipe's TEXT_STEPS steps.
 TEXT_RECIPE = {"epochs": None, "batch_size": 64, "g_lr": 2e-4, "d_lr": 2e-4,
                "lr_schedule": "constant", "ema_decay": 0.999, "r1_gamma": 0.0}
-TEXT_STEPS = 6000
+TEXT_STEPS = 3000
 TEXT_BASE_FILTERS = 64
 TEXT_LATENT_DIM = 100
 
