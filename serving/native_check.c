@@ -8,8 +8,9 @@
  *   native_check EXPORT_DIR OUT_FILE ARG...
  *     ARG = feed:TENSOR=DTYPE:DIMS:RAW_FILE   e.g. feed:serving_default_z:0=float:4x8:/tmp/z.bin
  *         | fetch:TENSOR                      e.g. fetch:StatefulPartitionedCall:0
- *   DTYPE is float, double, int32, int64 or uint8; DIMS is "4x8" (or "" for
- *   a scalar); RAW_FILE holds the values in native byte order.
+ *   DTYPE is float, double, int32, int64, uint8 or string; DIMS is "4x8" (or
+ *   "" for a scalar); RAW_FILE holds the values in native byte order, or for
+ *   string, (int64 length, bytes) per element, as string outputs are written.
  *
  * OUT_FILE gets, for each fetch in order: int32 dtype (TF_DataType), int32
  * rank, int64 dims[rank], int64 byte count, then the data. String tensors
@@ -79,8 +80,9 @@ static TF_Tensor *read_feed(char *spec) {
   if (path == NULL) die_usage("feed needs DTYPE:DIMS:FILE", spec);
   *path++ = '\0';
 
-  size_t elem_size;
-  TF_DataType dtype = parse_dtype(dtype_s, &elem_size);
+  int is_string = strcmp(dtype_s, "string") == 0;
+  size_t elem_size = sizeof(TF_TString);
+  TF_DataType dtype = is_string ? TF_STRING : parse_dtype(dtype_s, &elem_size);
   int64_t dims[8];
   int rank = 0;
   size_t count = 1;
@@ -94,7 +96,20 @@ static TF_Tensor *read_feed(char *spec) {
   TF_Tensor *t = TF_AllocateTensor(dtype, dims, rank, nbytes);
   FILE *f = fopen(path, "rb");
   if (f == NULL) die_usage("cannot open", path);
-  if (nbytes > 0 && fread(TF_TensorData(t), 1, nbytes, f) != nbytes) {
+  if (is_string) {
+    TF_TString *strings = (TF_TString *)TF_TensorData(t);
+    for (size_t i = 0; i < count; i++) {
+      int64_t len;
+      if (fread(&len, sizeof len, 1, f) != 1 || len < 0) die_usage("bad string length", path);
+      char *buf = malloc(len > 0 ? (size_t)len : 1);
+      if (len > 0 && fread(buf, 1, (size_t)len, f) != (size_t)len) {
+        die_usage("file is shorter than its string lengths say", path);
+      }
+      TF_StringInit(&strings[i]);
+      TF_StringCopy(&strings[i], buf, (size_t)len);
+      free(buf);
+    }
+  } else if (nbytes > 0 && fread(TF_TensorData(t), 1, nbytes, f) != nbytes) {
     die_usage("file is shorter than DIMS say", path);
   }
   fclose(f);

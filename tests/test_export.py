@@ -332,13 +332,18 @@ def run_native(binary, path, signature, inputs, outputs, tmp_path):
     """Runs ``signature`` of the export with native_check.
 
     Tensor names come from the export's MetaGraphDef, as TF Serving finds them.
+    A list of bytes in ``inputs`` is fed as a string tensor ``[len]``.
     Returns ``(returncode, {output: array or list of bytes}, stderr)``.
     """
     sig = _signature_defs(path)[signature]
     args = [binary, path, str(tmp_path / "native_out.bin")]
     for key, value in inputs.items():
-        value = np.ascontiguousarray(value)
         raw = tmp_path / f"native_in_{key}.bin"
+        if isinstance(value, list):  # strings: (int64 length, bytes) each
+            raw.write_bytes(b"".join(struct.pack("<q", len(b)) + b for b in value))
+            args.append(f"feed:{sig.inputs[key].name}=string:{len(value)}:{raw}")
+            continue
+        value = np.ascontiguousarray(value)
         value.tofile(raw)
         dims = "x".join(str(d) for d in value.shape)
         args.append(f"feed:{sig.inputs[key].name}={_C_DTYPES[value.dtype]}:{dims}:{raw}")
@@ -676,3 +681,22 @@ def test_export_command_line(exported, tmp_path, capsys):
     assert len(read_warmup(path)) == 8
     assert_same(export.generate_from_export(path, N, seed=SEED0),
                                model.generate(N, seed=SEED0))
+
+
+def test_native_loader_serves_text_to_image(native_check, tmp_path):
+    """Sentences in through the loader TF Serving uses: the tokenizer and the
+    encoder travel inside the SavedModel; a bad sentence fails in the graph."""
+    keras.utils.set_random_seed(2)
+    encoder = kgan.text.build_text_encoder(max_chars=24, embedding_dim=6, filters=8)
+    model = kgan.TextToImageGAN(text_encoder=encoder, data_shape=(8, 8, 1), latent_dim=8,
+                                condition_units=4, generator_options={"base_filters": 4},
+                                discriminator_options={"base_filters": 4}, seed=1)
+    path = export.export_generator(model, str(tmp_path / "export"), model_name="t2i")
+    texts = [b"a thick seven", "a thin 1 \u00e9".encode()]
+    rc, out, err = run_native(native_check, path, "generate_from_seed",
+                              {"text": texts, "seed": _i64(4, 5)}, ["images"], tmp_path)
+    assert rc == 0, err
+    assert_same(out["images"], model.generate([t.decode() for t in texts], seed=4))
+    rc, out, err = run_native(native_check, path, "serving_default", {"text": [b"a 1", b" "]},
+                              ["images"], tmp_path)
+    assert rc == 3 and "expected non-empty sentences, got an empty one at row 1" in err
