@@ -185,3 +185,26 @@ def test_hungarian_accuracy_by_hand():
     # codes 0,1,2 map to digits 2,0,1; one of six is wrong
     acc, mapping = infogan.hungarian_accuracy([0, 0, 1, 1, 2, 2], [2, 2, 0, 0, 1, 0], k=3)
     assert acc == pytest.approx(5 / 6) and mapping == {0: 2, 1: 0, 2: 1}
+
+
+def test_text2image_agreement_counts_ties_as_misses():
+    t2i = _load("text2image")
+    import numpy as np
+
+    low = np.array([1.0, 2.0, 3.0, 4.0])[:, None]
+    high = np.array([2.0, 2.0, 1.0, 5.0])[:, None]
+    assert t2i.agreement(low, high, lambda x: x[:, 0]) == pytest.approx(0.5)
+
+
+def test_text2image_summary_judges_the_worst_seed():
+    t2i = _load("text2image")
+    row = {"variant": "gan_cls_int", "seed": 0, "digit_seen": 0.97, "digit_unseen": 0.93,
+           "fcd": 2.0, "fcd_floor": 1.0, "fcd_ratio": 2.0}
+    row.update({f"{a}_{p}": 0.95 for a in ("thickness", "slant", "size")
+                for p in ("seen", "unseen")})
+    worse = {**row, "seed": 1, "slant_unseen": 0.89, "fcd_ratio": 3.1}
+    text = t2i.summarise([row, worse])
+    assert "| gan_cls_int | 1 | 97.0 | 93.0 |" in text
+    assert ("digit seen >= 95 %: met; digit unseen >= 90 %: met; every attribute >= 90 %: "
+            "NOT met; FCD <= 3x floor: NOT met") in text
+    assert "every attribute >= 90 %: met; FCD <= 3x floor: met" in t2i.summarise([row])
