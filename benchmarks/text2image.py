@@ -66,12 +66,33 @@ def parse_args(argv=None):
                    help="GAN steps (default: the recipe's)")
     p.add_argument("--variants", default=",".join(VARIANTS), help="comma list of " +
                    ", ".join(VARIANTS))
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a recipe entry (kgan.training_text.RECIPE), e.g. --set "
+                        "mode_seeking=0; repeatable")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 1 seed, 200 steps, 500 eval captions, 50 pairs")
     p.add_argument("--name", default=None, help="run folder name (default: a timestamp)")
     p.add_argument("--out-root", default=os.path.join(common.REPO, "benchmarks", "results"))
     p.add_argument("--data-dir", default=None, help="MNIST IDX folder")
     return p.parse_args(argv)
+
+
+def recipe_overrides(items, recipe):
+    """``{"key": number}`` from ``KEY=VALUE`` strings; unknown keys are refused.
+
+    Example:
+        >>> recipe_overrides(["mode_seeking=0"], {"mode_seeking": 1.0})
+        {'mode_seeking': 0.0}
+    """
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or key not in recipe:
+            raise SystemExit(f"--set: expected KEY=VALUE with KEY in {sorted(recipe)}, got "
+                             f"{item!r}")
+        out[key] = type(recipe[key])(float(value)) if isinstance(recipe[key], int) \
+            else float(value)
+    return out
 
 
 def agreement(low, high, measure):
@@ -149,6 +170,7 @@ def main(argv=None):
     from kgan.metrics import MnistClassifier, frechet_distance
 
     seeds = range(args.first_seed, args.first_seed + (1 if args.quick else args.seeds))
+    overrides = recipe_overrides(args.set, T.RECIPE)
     steps = args.steps or (200 if args.quick else T.RECIPE["steps"])
     n_captions, n_pairs = (500, 50) if args.quick else (EVAL["captions"], EVAL["pairs"])
     variants = [v for v in args.variants.split(",") if v]
@@ -172,7 +194,7 @@ def main(argv=None):
                                                   replace=False)]
         floor = frechet_distance(clf.features(held), ref)
         for variant in variants:
-            gan = T.build(encoder, seed=seed, **VARIANTS[variant])
+            gan = T.build(encoder, seed=seed, **VARIANTS[variant], **overrides)
             ds, _ = T.stream(x, texts, encoder, seed=seed)
             t0 = time.time()
             gan.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)
@@ -197,7 +219,8 @@ def main(argv=None):
                 f.write("\n".join(grid_texts) + "\n")
             print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()},
                   flush=True)
-    results = {"rows": rows, "targets": TARGETS, "recipe": T.RECIPE, "steps": steps,
+    results = {"rows": rows, "targets": TARGETS, "recipe": {**T.RECIPE, **overrides},
+               "steps": steps,
                "eval": {"captions": n_captions, "pairs": n_pairs},
                "command": " ".join(["python", "benchmarks/text2image.py"] + sys.argv[1:]),
                "environment": common.environment()}

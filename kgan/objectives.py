@@ -191,3 +191,49 @@ class MutualInformation(Term):
 
     def get_config(self):
         return {"weight": self.weight, "continuous_weight": self.continuous_weight}
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class ModeSeeking(Term):
+    """``weight / (d(G(c, z1), G(c, z2)) / d(z1, z2) + eps)`` added to G's loss, per example.
+
+    Mao et al., "Mode Seeking Generative Adversarial Networks for Diverse
+    Image Synthesis", CVPR 2019 (eq. 3, with mean absolute distances): a
+    conditional G tends to ignore ``z`` (one image per condition); this term
+    rewards two latents of the same condition for giving different samples.
+    ``z1`` is the update's own latent, ``z2`` a fresh one; the samples are
+    compared as D sees them (after the transforms).
+
+    Args:
+        weight: the term's weight (1.0 in the paper).
+        eps: keeps the ratio's reciprocal finite.
+
+    Example:
+        >>> kgan.TextToImageGAN(terms=[ModeSeeking(1.0)])
+    """
+
+    def __init__(self, weight=1.0, eps=1e-5):
+        self.weight = _nonneg("ModeSeeking weight", weight)
+        self.eps = float(eps)
+
+    def build(self, model):
+        if model.packing > 1:
+            raise ValueError("ModeSeeking compares samples one by one; it does not combine "
+                             "with Packing.")
+
+    def generator(self, record):
+        model, z1 = record.model, record.z
+        if z1 is None:
+            return None
+        n = ops.shape(z1)[0]
+        z2 = model.sample_noise(n)
+        fake2 = model.view(model.generator(model.g_inputs(z2, record.labels), training=True))
+
+        def flat_mean_abs(a):
+            return ops.mean(ops.abs(ops.reshape(ops.cast(a, "float32"), (n, -1))), -1)
+
+        ratio = flat_mean_abs(record.fake - fake2) / flat_mean_abs(z1 - z2)
+        return self.weight / (ratio + self.eps)
+
+    def get_config(self):
+        return {"weight": self.weight, "eps": self.eps}

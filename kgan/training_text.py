@@ -30,6 +30,8 @@ RECIPE = {
     "learning_rate": 2e-4,        # Adam(2e-4, beta_1=0.5) for G and D (DCGAN, Reed et al.)
     "beta_1": 0.5,
     "ema_decay": 0.999,
+    "mode_seeking": 1.0,          # kgan.objectives.ModeSeeking: G otherwise ignores z per sentence
+    "minibatch_std": 4,           # D sees each group's spread (Karras et al. 2018)
     "steps": 3000,
 }
 
@@ -93,12 +95,16 @@ def build(encoder, data_shape=(28, 28, 1), matching_aware=True, interpolation=1.
 
     from kgan.families.text2image import TextToImageGAN
 
+    from kgan.objectives import ModeSeeking
+
     r = {**RECIPE, **overrides}
     net = {"base_filters": r["base_filters"]}
-    gan = TextToImageGAN(text_encoder=encoder, data_shape=data_shape,
+    d_net = {**net, "minibatch_std": r["minibatch_std"]}
+    terms = [ModeSeeking(r["mode_seeking"])] if r["mode_seeking"] else []
+    gan = TextToImageGAN(text_encoder=encoder, data_shape=data_shape, terms=terms,
                          latent_dim=r["latent_dim"], condition_units=r["condition_units"],
                          matching_aware=matching_aware, interpolation=interpolation,
-                         generator_options=net, discriminator_options=net,
+                         generator_options=net, discriminator_options=d_net,
                          ema_decay=r["ema_decay"], seed=seed)
     adam = lambda: keras.optimizers.Adam(r["learning_rate"], beta_1=r["beta_1"])  # noqa: E731
     gan.compile(g_optimizer=adam(), d_optimizer=adam())
