@@ -232,7 +232,7 @@ class ModeSeeking(Term):
         def flat_mean_abs(a):
             return ops.mean(ops.abs(ops.reshape(ops.cast(a, "float32"), (n, -1))), -1)
 
-        ratio = flat_mean_abs(record.fake - fake2) / flat_mean_abs(z1 - z2)
+        ratio = flat_mean_abs(record.fake - fake2) / ops.maximum(flat_mean_abs(z1 - z2), 1e-8)
         return self.weight / (ratio + self.eps)
 
     def get_config(self):

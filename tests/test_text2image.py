@@ -246,3 +246,26 @@ def test_export_refuses_bad_requests(tmp_path):
     np.testing.assert_array_equal(decoded, want)
     meta = export.read_export_metadata(path)
     assert meta["kind"] == "text_to_image" and meta["max_chars"] == 24
+
+
+def test_mode_seeking_term_by_hand(monkeypatch):
+    from kgan.objectives import ModeSeeking
+
+    gan = _model(matching_aware=False, interpolation=0.0, terms=[ModeSeeking(2.0, eps=0.5)])
+    rng = np.random.default_rng(3)
+    emb = tf.constant(rng.uniform(-1, 1, (3, 6)).astype("float32"))
+    z1, z2 = (tf.constant(rng.normal(size=(3, 8)).astype("float32")) for _ in range(2))
+    monkeypatch.setattr(gan, "sample_noise", lambda n, sg=None: z2)
+    fake1 = gan.generator([z1, emb], training=True)
+    record = kgan.core.record.Record(None, fake1, emb, emb, None, None, model=gan, z=z1)
+    fake2 = np.asarray(gan.generator([z2, emb], training=True))
+    d_img = np.abs(np.asarray(fake1) - fake2).reshape(3, -1).mean(1)
+    d_z = np.abs(np.asarray(z1) - np.asarray(z2)).mean(1)
+    np.testing.assert_allclose(np.asarray(gan.terms[0].generator(record)),
+                               2.0 / (d_img / d_z + 0.5), rtol=1e-5)
+    # the same latent twice: the largest penalty, weight / eps
+    monkeypatch.setattr(gan, "sample_noise", lambda n, sg=None: z1)
+    np.testing.assert_allclose(np.asarray(gan.terms[0].generator(record)), [4.0] * 3, rtol=1e-5)
+    with pytest.raises(ValueError, match="does not combine with Packing"):
+        kgan.GAN(data_shape=(2,), latent_dim=4, architecture="mlp", terms=[ModeSeeking(1.0)],
+                 transforms=[kgan.transforms.Packing(2)])
