@@ -30,8 +30,8 @@ RECIPE = {
     "learning_rate": 2e-4,        # Adam(2e-4, beta_1=0.5) for G and D (DCGAN, Reed et al.)
     "beta_1": 0.5,
     "ema_decay": 0.999,
-    "mode_seeking": 1.0,          # kgan.objectives.ModeSeeking: G otherwise ignores z per sentence
-    "minibatch_std": 4,           # D sees each group's spread (Karras et al. 2018)
+    "mode_seeking": 0.0,          # kgan.objectives.ModeSeeking weight (1.0 tried: digits 83 %, FCD worse)
+    "minibatch_std": 0,           # group size of D's minibatch std-dev layer (4 tried with mode seeking)
     "steps": 3000,
 }
 
