@@ -238,7 +238,8 @@ def pretrain_on_labels(encoder, captions, targets, epochs=5, batch_size=128,
                   metrics={k: "accuracy" for k in heads})
     rng = np.random.default_rng(seed)
     for _ in range(epochs):  # fresh distractors every epoch
-        noisy = _tokens(encoder, add_distractors(texts, rng)) if distractors else tokens
+        noisy = _tokens(encoder, add_distractors(texts, rng, max_chars=int(
+            encoder.input_shape[-1]))) if distractors else tokens
         hist = model.fit(noisy, targets, batch_size=batch_size, epochs=1, verbose=verbose,
                          shuffle=True)
     encoder.trainable = False
