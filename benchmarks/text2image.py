@@ -19,7 +19,7 @@ figure is measured on images generated THROUGH THE EXPORTED SavedModel
   in one attribute (thin/thick, leaning left/right, small/large) are
   generated from the same latent seed; the pair agrees when the "high"
   image measures higher with the same function that labelled the data
-  (``kgan.captions.thickness`` / ``slant`` / ``size``); ties count as
+  (``kgan.attributes.thickness`` / ``slant`` / ``size``); ties count as
   misses;
 - FCD: Frechet distance in the classifier's 128-d features between the
   2,000 images generated from held-out captions (seen) and 2,000 random

@@ -228,6 +228,46 @@ def _fmt(vals, spec):
     return f"{vals.mean():{spec}}" + (f" ± {vals.std():{spec}}" if len(vals) > 1 else "")
 
 
+def _by_seed(results, row, key):
+    return {r["seed"]: r[key] for r in results.get(row, []) if key in r}
+
+
+def assess_targets(results, floors):
+    """``[(target, met or None when a row is missing, detail)]``: issue 14's targets, every seed.
+
+    FCD comparisons pair runs of the same seed (bicubic has one run, used for all).
+    """
+    out, floor = [], floors["fcd_heldout_vs_reference"]
+
+    def check(name, vals, ok, fmt):
+        if not vals:
+            out.append((name, None, "not run"))
+            return
+        bad = {s: v for s, v in vals.items() if not ok(s, v)}
+        out.append((name, not bad, ", ".join(f"seed {s}: {fmt(v)}" for s, v in
+                                             sorted(vals.items()))))
+
+    pct = lambda v: f"{100 * v:.1f} %"  # noqa: E731
+    for row in ("edges/pix2pix", "inpaint/pix2pix", "sr4/srgan"):
+        check(f"{row} label accuracy >= 97 %", _by_seed(results, row, "label_acc"),
+              lambda s, v: v >= 0.97, pct)
+    for row in ("edges/pix2pix", "inpaint/pix2pix"):
+        check(f"{row} FCD <= 3x floor ({3 * floor:.2f})", _by_seed(results, row, "fcd"),
+              lambda s, v: v <= 3 * floor, lambda v: f"{v:.2f} ({v / floor:.1f}x)")
+    l1 = _by_seed(results, "inpaint/l1_only", "fcd")
+    check("inpaint/pix2pix FCD below inpaint/l1_only", _by_seed(results, "inpaint/pix2pix", "fcd"),
+          lambda s, v: s in l1 and v < l1[s], lambda v: f"{v:.2f}")
+    bicubic = next(iter(_by_seed(results, "sr4/bicubic", "fcd").values()), None)
+    srres = _by_seed(results, "sr4/srresnet", "fcd")
+    check("sr4/srgan FCD below bicubic and SRResNet", _by_seed(results, "sr4/srgan", "fcd"),
+          lambda s, v: bicubic is not None and s in srres and v < min(bicubic, srres[s]),
+          lambda v: f"{v:.2f}")
+    for key, way in (("a2b_label_acc", "MNIST->digits"), ("b2a_label_acc", "digits->MNIST")):
+        check(f"CycleGAN {way} label accuracy >= 90 %",
+              _by_seed(results, "mnist2digits/cyclegan", key), lambda s, v: v >= 0.90, pct)
+    return out
+
+
 def summarize(results, floors):
     cols = ["psnr", "ssim", "label_acc", "l1", "hole_l1", "fcd", "a2b_label_acc",
             "b2a_label_acc", "cycle_l1_a", "cycle_l1_b", "train_seconds"]
@@ -241,7 +281,9 @@ def summarize(results, floors):
         lines.append(f"| {row} | {len(runs)} | " + " | ".join(cells) + " |")
     lines += ["", "Floors (real images, same judges): " + ", ".join(
         f"{k} {v:.3f}" for k, v in floors.items()), "", "Published anchors (not comparable):"]
-    lines += [f"- {src}: {fig}" for src, fig in ANCHORS] + ["", NOTE]
+    lines += [f"- {src}: {fig}" for src, fig in ANCHORS] + ["", NOTE, "", "Targets (every seed):"]
+    lines += [f"- {name}: {'not run' if ok is None else 'met' if ok else 'NOT met'} ({detail})"
+              for name, ok, detail in assess_targets(results, floors)]
     return "\n".join(lines)
 
 
@@ -307,6 +349,8 @@ def main(argv=None):
     table = summarize(results, floors)
     total = time.time() - t_start
     record = {"results": results, "floors": floors, "run": run, "seeds": seeds,
+              "targets": [{"target": n, "met": ok, "detail": dt}
+                          for n, ok, dt in assess_targets(results, floors)],
               "rows": {r: ROWS[r] for r in rows}, "parts": {k: [s.start, s.stop] for k, s in
                                                             PARTS.items()},
               "anchors": ANCHORS, "note": NOTE, "total_seconds": round(total, 1),

@@ -279,7 +279,7 @@ _FLAGS = {
     "captions": ("text to image", _opt(str), None,
                  "text2image: a captions file for the images of --dataset (one caption per "
                  "line, line i for image i, or '<index>\\t<caption>' lines; "
-                 "kgan.captions.read_captions_file); the encoder is pre-trained on "
+                 "kgan.captions_file.read_captions_file); the encoder is pre-trained on "
                  "caption/image pairs (not given: the captions of --dataset mnist-captions)"),
     "matching_aware": ("text to image", None, None,
                        "text2image: GAN-CLS, D also learns to reject real images with "

@@ -453,23 +453,29 @@ class _Client:
                                f"Serving signature key \"{signature}\" not found; the model "
                                f"has {sorted(signatures)}.")
         expected = signatures[signature]["inputs"]
-        if "text" in expected and "text" not in inputs:
-            raise ValueError(f"Model {self.model_name!r} is a text-to-image model: use "
-                             f"text_to_image(texts, seeds) or text_to_png(texts, seeds).")
-        if "text" in inputs and "text" not in expected:
-            raise ValueError(f"Model {self.model_name!r} is not a text-to-image model: "
-                             f"signature {signature!r} takes {sorted(expected)}, not text.")
-        if "labels" in expected and "labels" not in inputs:
-            raise ValueError(f"Model {self.model_name!r} is conditional: pass labels (class "
-                             f"ids), one per image or one int for all.")
-        if "labels" in inputs and "labels" not in expected:
-            raise ValueError(f"labels were given but model {self.model_name!r} is not "
-                             f"conditional.")
+        for key, (missing, extra) in _INPUT_KINDS.items():
+            if key in expected and key not in inputs:
+                raise ValueError(f"Model {self.model_name!r} {missing}")
+            if key in inputs and key not in expected:
+                raise ValueError(extra.format(model=self.model_name, signature=signature,
+                                              takes=sorted(expected)))
         return signatures[signature]
 
     def _output_dtype(self, signature, name):
         info = self.metadata().get(signature, {}).get("outputs", {}).get(name)
         return _NP_DTYPES.get(info["dtype"]) if info else None
+
+
+# Inputs that mark a kind of model: (message when a request lacks it, message
+# when a request sends it to a model without it).
+_INPUT_KINDS = {
+    "text": ("is a text-to-image model: use text_to_image(texts, seeds) or "
+             "text_to_png(texts, seeds).",
+             "Model {model!r} is not a text-to-image model: signature {signature!r} takes "
+             "{takes}, not text."),
+    "labels": ("is conditional: pass labels (class ids), one per image or one int for all.",
+               "labels were given but model {model!r} is not conditional."),
+}
 
 
 def _signature_map_to_dict(signature_defs):

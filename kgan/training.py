@@ -36,6 +36,31 @@ from kgan.cli import (TEXT_VARIANTS, TRANSLATION_VARIANTS, VARIANTS, TrainConfig
 from kgan.run_dir import RunDirectoryError, prepare_run_directory
 
 
+_GAME_OPTIONS = ("real_label", "gp_weight", "r1_gamma", "instance_noise", "instance_noise_steps",
+                 "replay_buffer_size", "packing", "feature_matching", "unrolled_steps",
+                 "gradient_penalty", "shared_fakes")
+
+
+def discriminator_tricks(c):
+    """The discriminator options a resolved config switches on (spectral norm, minibatch std)."""
+    d_opts = {}
+    if c["spectral_norm"]:
+        d_opts["spectral_norm"] = True
+    if c["minibatch_std"]:
+        d_opts["minibatch_std"] = c["minibatch_std"]
+    return d_opts
+
+
+def game_pieces(c):
+    """The loss, terms and game of a resolved config, as keyword arguments of a GAN class.
+
+    One place for every variant's CLI, so an option means the same thing in each.
+    """
+    import kgan
+
+    return kgan.options.to_pieces(loss=c["loss"], **{k: c[k] for k in _GAME_OPTIONS})
+
+
 def build_model(c, data_shape, num_classes):
     """Builds (not compiles) the model a resolved config asks for."""
     import kgan
@@ -62,15 +87,8 @@ def build_model(c, data_shape, num_classes):
                           gamma=c["began_gamma"], lambda_k=c["began_lambda_k"],
                           embedding=c["began_embedding"], filters=c["base_filters"] or 32,
                           hidden_units=tuple(c["hidden_units"] or (128, 128)), seed=c["seed"])
-    if c["spectral_norm"]:
-        d_opts["spectral_norm"] = True
-    if c["minibatch_std"]:
-        d_opts["minibatch_std"] = c["minibatch_std"]
-    options = {k: c[k] for k in ("real_label", "gp_weight", "r1_gamma", "instance_noise",
-                                 "instance_noise_steps", "replay_buffer_size", "packing",
-                                 "feature_matching", "unrolled_steps", "gradient_penalty",
-                                 "shared_fakes")}
-    pieces = kgan.options.to_pieces(loss=c["loss"], **options)
+    d_opts.update(discriminator_tricks(c))
+    pieces = game_pieces(c)
     if c["variant"] == "infogan":
         pieces["terms"] = [kgan.objectives.MutualInformation(c["info_weight"])] + pieces.get(
             "terms", [])

@@ -14,7 +14,7 @@ Data:
   (:func:`kgan.captions.load_captioned_mnist`); the encoder is pre-trained on
   caption/label pairs; grid rows are held-out captions, half of them in the
   unseen phrasings;
-* any image dataset plus ``--captions FILE`` (:func:`kgan.captions.read_captions_file`);
+* any image dataset plus ``--captions FILE`` (:func:`kgan.captions_file.read_captions_file`);
   the encoder is pre-trained on caption/image pairs; grid rows are the
   file's first distinct captions.
 
@@ -112,23 +112,14 @@ def generate_grid(generate, texts, cols, seed):
 
 def build_model(c, encoder, data_shape):
     """The text-to-image model a resolved config asks for (not compiled)."""
-    import kgan
-    from kgan import training_text
+    from kgan import training, training_text
     from kgan.families.text2image import TextToImageGAN
 
     g_opts = {"base_filters": c["base_filters"]}
-    d_opts = dict(g_opts)
+    d_opts = {**g_opts, **training.discriminator_tricks(c)}
     if c["sync_batch_norm"]:
         d_opts["sync_batch_norm"] = True
-    if c["spectral_norm"]:
-        d_opts["spectral_norm"] = True
-    if c["minibatch_std"]:
-        d_opts["minibatch_std"] = c["minibatch_std"]
-    options = {k: c[k] for k in ("real_label", "gp_weight", "r1_gamma", "instance_noise",
-                                 "instance_noise_steps", "replay_buffer_size", "packing",
-                                 "feature_matching", "unrolled_steps", "gradient_penalty",
-                                 "shared_fakes")}
-    pieces = kgan.options.to_pieces(loss=c["loss"], **options)
+    pieces = training.game_pieces(c)
     return TextToImageGAN(
         text_encoder=encoder, data_shape=data_shape, latent_dim=c["latent_dim"],
         condition_units=training_text.RECIPE["condition_units"],

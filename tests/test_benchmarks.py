@@ -208,3 +208,29 @@ def test_text2image_summary_judges_the_worst_seed():
     assert ("digit seen >= 95 %: met; digit unseen >= 90 %: met; every attribute >= 90 %: "
             "NOT met; FCD <= 3x floor: NOT met") in text
     assert "every attribute >= 90 %: met; FCD <= 3x floor: met" in t2i.summarise([row])
+
+
+def test_translation_targets_pair_seeds_and_fail_one_bad_seed():
+    tr = _load("translation")
+    floors = {"fcd_heldout_vs_reference": 10.0}
+    good = {
+        "sr4/bicubic": [{"seed": 0, "fcd": 50.0}],
+        "sr4/srresnet": [{"seed": 0, "fcd": 40.0}, {"seed": 1, "fcd": 20.0}],
+        "sr4/srgan": [{"seed": 0, "fcd": 30.0, "label_acc": 0.98},
+                      {"seed": 1, "fcd": 25.0, "label_acc": 0.975}],  # 25 > its seed's 20
+        "edges/pix2pix": [{"seed": 0, "fcd": 30.0, "label_acc": 0.97}],  # 30 = 3x: met
+        "inpaint/pix2pix": [{"seed": 0, "fcd": 30.5, "label_acc": 0.99}],
+        "inpaint/l1_only": [{"seed": 0, "fcd": 31.0}],
+        "mnist2digits/cyclegan": [{"seed": 0, "a2b_label_acc": 0.95, "b2a_label_acc": 0.899}],
+    }
+    got = {name: ok for name, ok, _ in tr.assess_targets(good, floors)}
+    assert got["sr4/srgan label accuracy >= 97 %"] is True
+    assert got["sr4/srgan FCD below bicubic and SRResNet"] is False
+    assert got["edges/pix2pix FCD <= 3x floor (30.00)"] is True
+    assert got["inpaint/pix2pix FCD <= 3x floor (30.00)"] is False
+    assert got["inpaint/pix2pix FCD below inpaint/l1_only"] is True
+    assert got["CycleGAN MNIST->digits label accuracy >= 90 %"] is True
+    assert got["CycleGAN digits->MNIST label accuracy >= 90 %"] is False
+    del good["mnist2digits/cyclegan"]
+    got = {name: ok for name, ok, _ in tr.assess_targets(good, floors)}
+    assert got["CycleGAN MNIST->digits label accuracy >= 90 %"] is None

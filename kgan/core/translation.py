@@ -171,8 +171,14 @@ class Translation(AdversarialModel):
         check_count(batch_size, (1,), "batch_size")
         x = _check_images(source, src_shape, "source")
         out = np.empty((len(x),) + tuple(dst_shape), "float32")
-        run = tf.function(lambda t: tf.clip_by_value(tf.cast(fn(t), tf.float32), -1.0, 1.0),
-                          reduce_retracing=True)
+        # One traced function per direction, kept: a fresh tf.function per call
+        # retraced on every call (seconds each in a callback or a benchmark loop).
+        cache = self.__dict__.setdefault("_translate_fns", {})
+        if direction not in cache:
+            cache[direction] = tf.function(
+                lambda t: tf.clip_by_value(tf.cast(fn(t), tf.float32), -1.0, 1.0),
+                reduce_retracing=True)
+        run = cache[direction]
         for i in range(0, len(x), int(batch_size)):
             out[i:i + batch_size] = run(tf.constant(x[i:i + batch_size], tf.float32)).numpy()
         return out
