@@ -234,3 +234,13 @@ def test_translation_targets_pair_seeds_and_fail_one_bad_seed():
     del good["mnist2digits/cyclegan"]
     got = {name: ok for name, ok, _ in tr.assess_targets(good, floors)}
     assert got["CycleGAN MNIST->digits label accuracy >= 90 %"] is None
+
+
+@pytest.mark.parametrize("shape", [(7, 7, 1), (28, 28, 1), (28, 28, 2)])
+def test_source_ceiling_classifier_sees_7x7_maps(shape):
+    # 28x28 sources are pooled to the 7x7 grid of the SR source, so the dense
+    # layer has the same 7 * 7 * 128 inputs for every task.
+    model = _load("source_ceiling").build_classifier(shape)
+    dense = [layer for layer in model.layers if isinstance(layer, layers.Dense)][0]
+    assert tuple(dense.kernel.shape) == (7 * 7 * 128, 256)
+    assert model(keras.ops.zeros((2,) + shape)).shape == (2, 10)
