@@ -45,6 +45,16 @@ def _label_input():
     return keras.Input(shape=(), dtype="int32", name="labels")
 
 
+def _generator_inputs(latent_dim, num_classes):
+    """``([z] or [z, labels], x)``: G's inputs and z joined with a label embedding when conditional."""
+    z = keras.Input(shape=(latent_dim,), name="z")
+    if not num_classes:
+        return [z], z
+    labels = _label_input()
+    emb = layers.Embedding(num_classes, min(50, 2 * num_classes), name="label_embedding")(labels)
+    return [z, labels], layers.Concatenate(name="z_and_label")([z, emb])
+
+
 def _normalization(kind, synchronized=False, name=None):
     if kind in (None, "none"):
         return None
@@ -127,14 +137,8 @@ def build_mlp_generator(latent_dim, output_shape, hidden_units=(256, 256),
     output_shape = tuple(int(d) for d in output_shape)
     if output_activation == "auto":
         output_activation = "tanh" if len(output_shape) == 3 else None
-    z = keras.Input(shape=(latent_dim,), name="z")
-    inputs = [z]
-    x = z
-    if num_classes:
-        labels = _label_input()
-        inputs.append(labels)
-        emb = layers.Embedding(num_classes, min(50, 2 * num_classes), name="label_embedding")(labels)
-        x = layers.Concatenate(name="z_and_label")([z, emb])
+    inputs, x = _generator_inputs(latent_dim, num_classes)
+    z = inputs[0]
     for i, units in enumerate(hidden_units):
         x = layers.Dense(units, use_bias=normalization in (None, "none"), name=f"dense_{i}")(x)
         norm = _normalization(normalization, name=f"norm_{i}")
@@ -253,14 +257,8 @@ def build_dcgan_generator(latent_dim, image_shape, base_filters=64, num_classes=
     start, n = dcgan_plan(image_shape)
     hidden_up, image_up = _upsampling_layers(upsampling)
     channels = image_shape[-1]
-    z = keras.Input(shape=(latent_dim,), name="z")
-    inputs = [z]
-    x = z
-    if num_classes:
-        labels = _label_input()
-        inputs.append(labels)
-        emb = layers.Embedding(num_classes, min(50, 2 * num_classes), name="label_embedding")(labels)
-        x = layers.Concatenate(name="z_and_label")([z, emb])
+    inputs, x = _generator_inputs(latent_dim, num_classes)
+    z = inputs[0]
     if condition_dim:
         cond, proj = _condition_projection(condition_dim, condition_units, "g")
         inputs.append(cond)

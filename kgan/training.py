@@ -41,6 +41,22 @@ _GAME_OPTIONS = ("real_label", "gp_weight", "r1_gamma", "instance_noise", "insta
                  "gradient_penalty", "shared_fakes")
 
 
+def write_config(c, out):
+    """Writes the resolved options to ``<out>/config.json`` (what ``--config`` reruns)."""
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(c, f, indent=2)
+
+
+def seed_run(c):
+    """Op determinism when the config asks for it, then every RNG seeded from ``c["seed"]``."""
+    import keras
+    import tensorflow as tf
+
+    if c["deterministic"]:
+        tf.config.experimental.enable_op_determinism()
+    keras.utils.set_random_seed(c["seed"])
+
+
 def discriminator_tricks(c):
     """The discriminator options a resolved config switches on (spectral norm, minibatch std)."""
     d_opts = {}
@@ -154,11 +170,8 @@ def run(config, extra_callbacks=(), overwrite=False):
     work = out if chief else _scratch(out)
     os.makedirs(work, exist_ok=True)
     if chief:
-        with open(os.path.join(out, "config.json"), "w") as f:
-            json.dump(c, f, indent=2)
-    if c["deterministic"]:
-        tf.config.experimental.enable_op_determinism()
-    keras.utils.set_random_seed(c["seed"])
+        write_config(c, out)
+    seed_run(c)
     if c["mixed_precision"]:
         gpus = tf.config.list_physical_devices("GPU")
         keras.mixed_precision.set_global_policy("mixed_float16" if gpus else "mixed_bfloat16")

@@ -112,7 +112,7 @@ def generate_grid(generate, texts, cols, seed):
 
 def build_model(c, encoder, data_shape):
     """The text-to-image model a resolved config asks for (not compiled)."""
-    from kgan import training, training_text
+    from kgan import training_text
     from kgan.families.text2image import TextToImageGAN
 
     g_opts = {"base_filters": c["base_filters"]}
@@ -160,8 +160,6 @@ def _text_grid_callback(directory, texts, cols, seed, log_dir):
 
 def run(c, extra_callbacks=()):
     """Trains ``--variant text2image`` from a resolved config dict; returns the summary."""
-    import tensorflow as tf
-
     from kgan import distribute
     if c["cpu_replicas"]:
         distribute.split_cpu(c["cpu_replicas"])
@@ -176,14 +174,11 @@ def run(c, extra_callbacks=()):
 
     out = c["out"]
     chief = distribute.is_chief()
-    if c["deterministic"]:
-        tf.config.experimental.enable_op_determinism()
-    keras.utils.set_random_seed(c["seed"])
+    training.seed_run(c)
     x, texts, targets, rows, num_images = load_pairs(c)  # a bad captions file fails here
     os.makedirs(out, exist_ok=True)
     if chief:
-        with open(os.path.join(out, "config.json"), "w") as f:
-            json.dump(c, f, indent=2)
+        training.write_config(c, out)
 
     work = out if chief else os.path.join(out, ".worker")
     state = kcb.TrainingState(os.path.join(work, "backup"), every=c["backup_every"])

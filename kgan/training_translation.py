@@ -51,8 +51,6 @@ def build_model(c):
 
 def run(c, extra_callbacks=()):
     """Trains an image-to-image variant from a resolved config dict; returns the summary."""
-    import tensorflow as tf
-
     from kgan import distribute
     if c["cpu_replicas"]:
         distribute.split_cpu(c["cpu_replicas"])
@@ -68,11 +66,8 @@ def run(c, extra_callbacks=()):
     os.makedirs(out, exist_ok=True)
     chief = distribute.is_chief()
     if chief:
-        with open(os.path.join(out, "config.json"), "w") as f:
-            json.dump(c, f, indent=2)
-    if c["deterministic"]:
-        tf.config.experimental.enable_op_determinism()
-    keras.utils.set_random_seed(c["seed"])
+        training.write_config(c, out)
+    training.seed_run(c)
 
     first, second, _ = data_pairs.load_task(c["dataset"], c["data_dir"], seed=c["seed"])
     k = c["num_samples"]
