@@ -40,7 +40,7 @@ PAPER_INFOGAN_ERROR = ("Chen et al. 2016, sec. 7.1: the 10-way categorical code 
                        "MNIST digits with about 5 % error")
 
 CONFIG = {
-    "infogan": {"noise_dim": 62, "categorical": [10], "continuous": 2, "base_filters": 32,
+    "infogan": {"noise_dim": 62, "categorical": [10], "continuous": 2, "base_filters": 64,
                 "steps": 3000, "batch_size": 64, "g_lr": 1e-3, "d_lr": 2e-4},
     "began": {"latent_dim": 64, "embedding": 64, "filters": 32, "gamma": 0.5,
               "lambda_k": 0.001, "steps": 3000, "batch_size": 64, "lr": 1e-4},

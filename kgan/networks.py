@@ -69,12 +69,14 @@ def _maybe_spectral(layer, spectral_norm):
     return layers.SpectralNormalization(layer) if spectral_norm else layer
 
 
-def _heads(x, aux_classes, spectral_norm):
-    """D's linear score head, plus a class-logit head for AC-GAN."""
+def _heads(x, aux_classes, spectral_norm, aux_features=None):
+    """D's linear score head, plus a class-logit head for AC-GAN (on ``aux_features`` if given)."""
     score = _maybe_spectral(layers.Dense(1, name="score"), spectral_norm)(x)
     if not aux_classes:
         return score
-    logits = _maybe_spectral(layers.Dense(int(aux_classes), name="class_logits"), spectral_norm)(x)
+    aux = x if aux_features is None else aux_features
+    logits = _maybe_spectral(layers.Dense(int(aux_classes), name="class_logits"),
+                             spectral_norm)(aux)
     return [score, logits]
 
 
@@ -217,7 +219,8 @@ def _condition_projection(condition_dim, units, prefix):
 
 def build_dcgan_generator(latent_dim, image_shape, base_filters=64, num_classes=None,
                           kernel_size=4, sync_batch_norm=False, upsampling="auto",
-                          condition_dim=None, condition_units=128, name="generator"):
+                          condition_dim=None, condition_units=128, dense_units=None,
+                          name="generator"):
     """DCGAN generator (Radford et al. 2016).
 
     Dense projection to a ``start x start`` map, then fractionally-strided
@@ -235,6 +238,9 @@ def build_dcgan_generator(latent_dim, image_shape, base_filters=64, num_classes=
             float vector ``condition`` (a text embedding), projected to
             ``condition_units`` and concatenated to ``z`` (Reed et al. 2016).
         condition_units: size of that projection.
+        dense_units: if set, a dense layer of this width (batch norm, ReLU)
+            before the projection, as in InfoGAN's and AC-GAN's MNIST
+            generators (FC 1024; Chen et al. 2016, appendix C.1).
         sync_batch_norm: batch statistics over the GLOBAL batch under a
             distribution strategy (else each replica normalises its own).
         upsampling: how the stride-2 transposed convolutions are computed:
@@ -263,6 +269,10 @@ def build_dcgan_generator(latent_dim, image_shape, base_filters=64, num_classes=
         cond, proj = _condition_projection(condition_dim, condition_units, "g")
         inputs.append(cond)
         x = layers.Concatenate(name="z_and_condition")([z, proj])
+    if dense_units:
+        x = layers.Dense(int(dense_units), use_bias=False, name="dense")(x)
+        x = layers.BatchNormalization(synchronized=sync_batch_norm, name="dense_bn")(x)
+        x = layers.ReLU(name="dense_relu")(x)
     filters = base_filters * 2 ** (n - 1)
     x = layers.Dense(start * start * filters, use_bias=False, name="project")(x)
     x = layers.BatchNormalization(synchronized=sync_batch_norm, name="project_bn")(x)
@@ -283,7 +293,8 @@ def build_dcgan_discriminator(image_shape, base_filters=64, num_classes=None,
                               normalization="batch", sync_batch_norm=False,
                               dropout=0.0, spectral_norm=False, kernel_size=4,
                               minibatch_std=0, aux_classes=None, condition_dim=None,
-                              condition_units=128, name="discriminator"):
+                              condition_units=128, dense_units=None, aux_hidden_units=None,
+                              name="discriminator"):
     """DCGAN discriminator (Radford et al. 2016).
 
     Strided convolutions (no pooling), LeakyReLU(0.2), batch norm on every
@@ -310,6 +321,13 @@ def build_dcgan_discriminator(image_shape, base_filters=64, num_classes=None,
             projected condition is replicated over the last feature map,
             concatenated, and mixed by a 1x1 convolution (Reed et al. 2016).
         condition_units: size of that projection.
+        dense_units: if set, a dense layer of this width (normalization,
+            LeakyReLU) on the flattened features, shared by the heads: the
+            FC 1024 trunk of InfoGAN's MNIST discriminator (Chen et al. 2016,
+            appendix C.1).
+        aux_hidden_units: if set (with ``aux_classes``), the auxiliary head
+            gets its own hidden layer of this width (normalization,
+            LeakyReLU): InfoGAN's Q head, FC 128 then the code outputs.
         name: model name.
 
     Returns:
@@ -362,8 +380,23 @@ def build_dcgan_discriminator(image_shape, base_filters=64, num_classes=None,
         norm = _normalization(normalization, synchronized=sync_batch_norm, name="joint_norm")
         x = layers.LeakyReLU(0.2, name="joint_lrelu")(norm(x) if norm is not None else x)
     x = layers.Flatten(name="flatten")(x)
-    out = _heads(x, aux_classes, spectral_norm)
+    block = dict(normalization=normalization, sync_batch_norm=sync_batch_norm,
+                 spectral_norm=spectral_norm)
+    if dense_units:
+        x = _dense_block(x, dense_units, "dense", **block)
+    aux = _dense_block(x, aux_hidden_units, "aux_hidden", **block) if (
+        aux_classes and aux_hidden_units) else x
+    out = _heads(x, aux_classes, spectral_norm, aux)
     return keras.Model(inputs if len(inputs) > 1 else x_in, out, name=name)
+
+
+def _dense_block(x, units, name, normalization, sync_batch_norm, spectral_norm):
+    """Dense (no bias before batch norm), normalization, LeakyReLU(0.2)."""
+    x = _maybe_spectral(layers.Dense(int(units), use_bias=normalization != "batch", name=name),
+                        spectral_norm)(x)
+    norm = _normalization(normalization, synchronized=sync_batch_norm, name=f"{name}_norm")
+    x = norm(x) if norm is not None else x
+    return layers.LeakyReLU(0.2, name=f"{name}_lrelu")(x)
 
 
 def resolve_architecture(architecture, data_shape):

@@ -173,3 +173,27 @@ def test_began_refuses_what_it_does_not_use():
     with pytest.raises(ValueError, match="reconstruct its input"):
         kgan.BEGAN(*constant_networks(0.0)[:1], keras.Sequential([keras.Input((2,)),
                                                                  keras.layers.Dense(1)]))
+
+
+def test_convolutional_infogan_builds_the_papers_networks():
+    """FC 1024 in G and D's trunk and Q's own FC 128 layer (Chen et al. 2016, appendix C.1),
+    each overridable; Q's logits read the Q layer, the score reads the shared trunk."""
+    gan = kgan.InfoGAN(data_shape=(28, 28, 1), noise_dim=4, categorical=(10,), continuous=2,
+                       architecture="dcgan", generator_options={"base_filters": 4},
+                       discriminator_options={"base_filters": 4}, seed=0)
+    d, g = gan.discriminator, gan.generator
+    assert g.get_layer("dense").units == 1024 and g.get_layer("dense").input.shape[-1] == 16
+    assert d.get_layer("dense").units == 1024 and d.get_layer("aux_hidden").units == 128
+    assert d.get_layer("class_logits").input.shape[-1] == 128
+    assert d.get_layer("score").input.shape[-1] == 1024
+    small = kgan.InfoGAN(data_shape=(28, 28, 1), noise_dim=4, categorical=(10,), continuous=2,
+                         architecture="dcgan",
+                         generator_options={"base_filters": 4, "dense_units": 0},
+                         discriminator_options={"base_filters": 4, "dense_units": 0,
+                                                "aux_hidden_units": 32}, seed=0)
+    names = [layer.name for layer in small.discriminator.layers]
+    assert "dense" not in names and "dense" not in [l.name for l in small.generator.layers]
+    assert small.discriminator.get_layer("aux_hidden").units == 32
+    assert small.discriminator.get_layer("score").input.shape[-1] == 7 * 7 * 8
+    scores, q = small.discriminator(np.zeros((3, 28, 28, 1), np.float32))
+    assert scores.shape == (3, 1) and q.shape == (3, 12)
