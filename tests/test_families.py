@@ -154,9 +154,13 @@ class TestInfoGAN(FamilyTestCase):
 
 class TestInfoGANDCGAN(FamilyTestCase):
     family = kgan.InfoGAN
+    # The paper's layers at test scale: FC 16 in G and D, Q's own FC 8.
+    G_OPTS = {**CONV, "dense_units": 16}
+    D_OPTS = {**CONV, "dense_units": 16, "aux_hidden_units": 8}
     kwargs = {"data_shape": (28, 28, 1), "noise_dim": 4, "categorical": (3, 2), "continuous": 2,
-              "generator_options": CONV, "discriminator_options": CONV}
-    replica_kwargs = SYNC
+              "generator_options": G_OPTS, "discriminator_options": D_OPTS}
+    replica_kwargs = {"generator_options": {**G_OPTS, "sync_batch_norm": True},
+                      "discriminator_options": {**D_OPTS, "sync_batch_norm": True}}
     rtol = 1e-4
 
     def optimizers(self):
