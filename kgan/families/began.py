@@ -46,7 +46,8 @@ class BEGAN(GAN):
     Networks (built when not given): G is the decoder, D an encoder, an
     ``embedding``-unit code and a decoder (``kgan.networks.build_began_*``),
     convolutional for square 28/32/64 px images, MLPs otherwise. A custom D
-    must return a reconstruction of its input's shape.
+    must return a reconstruction of its input's shape; each step feeds it the
+    real batch and both fake batches as one batch.
 
     Args:
         gamma: diversity ratio gamma = E[L(G(z))] / E[L(x)] (0.5 default;
@@ -148,9 +149,12 @@ class BEGAN(GAN):
         with tf.GradientTape() as d_tape, tf.GradientTape() as g_tape:
             fake_d = ops.stop_gradient(self.generator(z_d, training=True))
             fake_g = self.generator(z_g, training=True)
-            l_real = self.reconstruction(batch.real)
-            l_fake_d = self.reconstruction(fake_d)
-            l_fake_g = self.reconstruction(fake_g)
+            # One pass of D over the three batches (D has no batch statistics, so
+            # each example's reconstruction is what three passes would give).
+            n = ops.shape(fake_g)[0]
+            both = ops.concatenate([ops.cast(batch.real, fake_g.dtype), fake_d, fake_g], 0)
+            losses = self.reconstruction(both)
+            l_real, l_fake_d, l_fake_g = losses[:n], losses[n:2 * n], losses[2 * n:]
             # Per-example sums over the GLOBAL batch (the distribution rule).
             d_loss = (ops.sum(l_real) - k * ops.sum(l_fake_d)) / batch.global_size
             g_loss = ops.sum(l_fake_g) / batch.global_size
