@@ -357,12 +357,7 @@ def build_dcgan_discriminator(image_shape, base_filters=64, num_classes=None,
         bias = not (i > 0 and normalization == "batch")
         x = _maybe_spectral(layers.Conv2D(filters, kernel_size, strides=2, padding="same",
                                           use_bias=bias, name=f"down_{i}"), spectral_norm)(x)
-        if i > 0:
-            norm = _normalization(normalization, synchronized=sync_batch_norm,
-                                  name=f"down_{i}_norm")
-            if norm is not None:
-                x = norm(x)
-        x = layers.LeakyReLU(0.2, name=f"down_{i}_lrelu")(x)
+        x = _norm_lrelu(x, f"down_{i}", normalization if i > 0 else "none", sync_batch_norm)
         if dropout:
             x = layers.Dropout(dropout, name=f"down_{i}_dropout")(x)
         filters *= 2
@@ -377,8 +372,7 @@ def build_dcgan_discriminator(image_shape, base_filters=64, num_classes=None,
         x = layers.Concatenate(name="features_and_condition")([x, tiled])
         x = _maybe_spectral(layers.Conv2D(filters // 2, 1, use_bias=normalization != "batch",
                                           name="joint"), spectral_norm)(x)
-        norm = _normalization(normalization, synchronized=sync_batch_norm, name="joint_norm")
-        x = layers.LeakyReLU(0.2, name="joint_lrelu")(norm(x) if norm is not None else x)
+        x = _norm_lrelu(x, "joint", normalization, sync_batch_norm)
     x = layers.Flatten(name="flatten")(x)
     block = dict(normalization=normalization, sync_batch_norm=sync_batch_norm,
                  spectral_norm=spectral_norm)
@@ -394,6 +388,11 @@ def _dense_block(x, units, name, normalization, sync_batch_norm, spectral_norm):
     """Dense (no bias before batch norm), normalization, LeakyReLU(0.2)."""
     x = _maybe_spectral(layers.Dense(int(units), use_bias=normalization != "batch", name=name),
                         spectral_norm)(x)
+    return _norm_lrelu(x, name, normalization, sync_batch_norm)
+
+
+def _norm_lrelu(x, name, normalization, sync_batch_norm):
+    """``<name>_norm`` (none for ``"none"``), then D's ``<name>_lrelu`` LeakyReLU(0.2)."""
     norm = _normalization(normalization, synchronized=sync_batch_norm, name=f"{name}_norm")
     x = norm(x) if norm is not None else x
     return layers.LeakyReLU(0.2, name=f"{name}_lrelu")(x)
@@ -469,90 +468,5 @@ def build_networks(architecture, latent_dim, data_shape, num_classes=None,
     return g, d
 
 
-def _began_decoder_layers(x, data_shape, architecture, filters, hidden_units, name,
-                          output_activation):
-    """BEGAN's decoder: from a vector ``x`` to a sample (ELU, nearest upsampling, no norm)."""
-    data_shape = tuple(int(d) for d in data_shape)
-    if architecture == "dcgan":
-        start, n = dcgan_plan(data_shape)
-        x = layers.Dense(start * start * filters, name=f"{name}_project")(x)
-        x = layers.Reshape((start, start, filters), name=f"{name}_to_map")(x)
-        for i in range(n + 1):
-            x = layers.Conv2D(filters, 3, padding="same", activation="elu",
-                              name=f"{name}_conv_{i}")(x)
-            if i < n:
-                x = layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_up_{i}")(x)
-        return layers.Conv2D(data_shape[-1], 3, padding="same", activation=output_activation,
-                             name=f"{name}_to_image")(x)
-    for i, units in enumerate(hidden_units):
-        x = layers.Dense(units, activation="elu", name=f"{name}_dense_{i}")(x)
-    x = layers.Dense(math.prod(data_shape), activation=output_activation, name=f"{name}_output")(x)
-    return layers.Reshape(data_shape, name=f"{name}_to_sample")(x) if len(data_shape) > 1 else x
-
-
-def build_began_generator(latent_dim, data_shape, architecture="auto", filters=32,
-                          hidden_units=(128, 128), name="generator"):
-    """BEGAN's generator: the decoder of its autoencoder D (Berthelot et al. 2017, fig. 1).
-
-    Convolutional ("dcgan"): a dense projection to a 7x7 or 4x4 map, then
-    3x3 ELU convolutions with nearest-neighbour upsampling (no batch norm),
-    ``tanh`` output. MLP: ELU dense layers.
-
-    Args:
-        latent_dim: size of ``z`` (N_z, 64 in the paper).
-        data_shape: shape of one sample.
-        architecture: ``"auto"``, ``"mlp"`` or ``"dcgan"``.
-        filters: convolution channels (n in the paper).
-        hidden_units: MLP widths.
-        name: model name.
-
-    Example:
-        >>> g = build_began_generator(16, (28, 28, 1), filters=8)
-        >>> g(keras.ops.zeros((2, 16))).shape
-        (2, 28, 28, 1)
-    """
-    arch = resolve_architecture(architecture, data_shape)
-    z = keras.Input((latent_dim,), name="z")
-    out = _began_decoder_layers(z, data_shape, arch, filters, hidden_units, "decoder",
-                                "tanh" if len(data_shape) == 3 else None)
-    return keras.Model(z, out, name=name)
-
-
-def build_began_discriminator(data_shape, architecture="auto", filters=32, embedding=64,
-                              hidden_units=(128, 128), name="discriminator"):
-    """BEGAN's discriminator: an autoencoder that returns its reconstruction of the input.
-
-    Convolutional ("dcgan"): 3x3 ELU convolutions, stride-2 subsampling with
-    the channels growing linearly (n, 2n, 3n, ...), a dense embedding of
-    ``embedding`` units (h), and a decoder shaped like the generator's.
-    MLP: ELU dense encoder, embedding, mirrored decoder. No batch norm, as
-    in the paper. The output is linear (a reconstruction, not a score).
-
-    Berthelot et al., "BEGAN: Boundary Equilibrium Generative Adversarial
-    Networks", 2017, section 3.5.
-
-    Example:
-        >>> d = build_began_discriminator((28, 28, 1), filters=8, embedding=16)
-        >>> d(keras.ops.zeros((2, 28, 28, 1))).shape
-        (2, 28, 28, 1)
-    """
-    arch = resolve_architecture(architecture, data_shape)
-    data_shape = tuple(int(d) for d in data_shape)
-    x_in = keras.Input(data_shape, name="samples")
-    x = x_in
-    if arch == "dcgan":
-        _, n = dcgan_plan(data_shape)
-        x = layers.Conv2D(filters, 3, padding="same", activation="elu", name="encoder_conv_in")(x)
-        for i in range(n):
-            x = layers.Conv2D(filters * (i + 1), 3, padding="same", activation="elu",
-                              name=f"encoder_conv_{i}")(x)
-            x = layers.Conv2D(filters * (i + 2), 3, strides=2, padding="same", activation="elu",
-                              name=f"encoder_down_{i}")(x)
-        x = layers.Flatten(name="encoder_flatten")(x)
-    else:
-        x = layers.Flatten(name="encoder_flatten")(x) if len(data_shape) > 1 else x
-        for i, units in enumerate(reversed(tuple(hidden_units))):
-            x = layers.Dense(units, activation="elu", name=f"encoder_dense_{i}")(x)
-    h = layers.Dense(embedding, name="embedding")(x)
-    out = _began_decoder_layers(h, data_shape, arch, filters, hidden_units, "decoder", None)
-    return keras.Model(x_in, out, name=name)
+# The BEGAN autoencoder builders live in kgan.began_networks; re-exported here.
+from kgan.began_networks import build_began_discriminator, build_began_generator  # noqa: E402,F401

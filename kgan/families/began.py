@@ -6,7 +6,7 @@ import tensorflow as tf
 import keras
 from keras import ops
 
-from kgan import networks
+from kgan import began_networks as networks
 from kgan import steps as steps_lib
 from kgan.core import replica
 from kgan.core.gan import GAN
@@ -152,8 +152,8 @@ class BEGAN(GAN):
             # One pass of D over the three batches (D has no batch statistics, so
             # each example's reconstruction is what three passes would give).
             n = ops.shape(fake_g)[0]
-            both = ops.concatenate([ops.cast(batch.real, fake_g.dtype), fake_d, fake_g], 0)
-            losses = self.reconstruction(both)
+            losses = self.reconstruction(
+                ops.concatenate([ops.cast(batch.real, fake_g.dtype), fake_d, fake_g], 0))
             l_real, l_fake_d, l_fake_g = losses[:n], losses[n:2 * n], losses[2 * n:]
             # Per-example sums over the GLOBAL batch (the distribution rule).
             d_loss = (ops.sum(l_real) - k * ops.sum(l_fake_d)) / batch.global_size
