@@ -134,6 +134,7 @@ def build_model(cfg, seed):
     if cfg.get("num_classes"):
         kwargs["num_classes"] = cfg["num_classes"]
     kwargs.update(cfg.get("model_options", {}))
+    kwargs.update(kgan.options.to_pieces(**cfg.get("options", {})))  # e.g. {"r1_gamma": 1.0}
     model = cls(**kwargs)
 
     def adam(options):

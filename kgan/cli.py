@@ -84,6 +84,7 @@ class TrainConfig:
     r1_gamma: float | None = None  # None: GENERAL_DEFAULTS / QUICKSTART_RECIPE
     instance_noise: float = 0.0
     instance_noise_steps: int | None = None
+    diff_augment: str = ""  # DiffAugment policy, e.g. "translation,cutout" ("": off)
     replay_buffer_size: int = 0
     packing: int = 1
     feature_matching: float = 0.0
@@ -241,6 +242,9 @@ _FLAGS = {
                        "std of Gaussian noise added to D's inputs (0: off)"),
     "instance_noise_steps": ("loss and regularizers", _opt(int), None,
                              "anneal the instance noise to 0 over N steps (not given: constant)"),
+    "diff_augment": ("loss and regularizers", str, None,
+                     "DiffAugment of every image D sees, a comma-separated subset of "
+                     "color,translation,cutout (not given: off)"),
     "replay_buffer_size": ("loss and regularizers", int, None,
                            "old fakes kept to replay to D (0: off)"),
     "packing": ("loss and regularizers", int, None, "PacGAN packing: samples per D input"),

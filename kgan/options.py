@@ -13,7 +13,7 @@ from kgan import losses, objectives, regularizers, steps, transforms
 OPTIONS = {
     "real_label": 1.0, "gradient_penalty": None, "gp_weight": 10.0, "r1_gamma": 0.0,
     "d_weight_penalty": 0.0, "feature_matching": 0.0, "feature_matching_layer": None,
-    "instance_noise": 0.0, "instance_noise_steps": None, "replay_buffer_size": 0,
+    "instance_noise": 0.0, "instance_noise_steps": None, "diff_augment": "", "replay_buffer_size": 0,
     "replay_fraction": 0.5, "packing": 1, "unrolled_steps": 0, "shared_fakes": False,
 }
 GRADIENT_PENALTIES = ("wgan-gp", "wgan-lp")
@@ -55,8 +55,9 @@ def to_pieces(loss=None, terms=(), **options):
               if o["feature_matching"] else [])
     if added or terms:
         out["terms"] = list(terms) + added
-    views = [transforms.InstanceNoise(o["instance_noise"], o["instance_noise_steps"])
-             ] if o["instance_noise"] else []
+    views = [transforms.DiffAugment(o["diff_augment"])] if o["diff_augment"] else []
+    views += [transforms.InstanceNoise(o["instance_noise"], o["instance_noise_steps"])
+              ] if o["instance_noise"] else []
     views += ([transforms.Replay(o["replay_buffer_size"], o["replay_fraction"])]
               if o["replay_buffer_size"] else [])
     views += [transforms.Packing(o["packing"])] if int(o["packing"]) > 1 else []

@@ -1,6 +1,7 @@
 """Each stabilisation option does exactly what it claims, on tiny seeded cases,
 and 2 replicas equal one device with every added term switched on."""
 
+import contextlib
 import json
 
 import keras
@@ -491,3 +492,92 @@ def test_two_replicas_equal_one_device(case):
     assert np.isfinite(h1["d_loss"]).all()
     # the weights really moved, so the comparison means something
     assert not np.allclose(w1[0], one.initial_weights[0])
+
+
+# ---------------------------------------------------------------- DiffAugment
+
+def test_diff_augment_translation_cutout_and_color_by_hand():
+    x = np.arange(1, 17, dtype=np.float32).reshape(1, 4, 4, 1)  # rows 1-4, 5-8, 9-12, 13-16
+    # translation 0.25 of a 4-pixel side: shifts in {-1, 0, 1}; u = 1 -> +1 down, u = 0 -> -1 left
+    got = transforms.diff_augment(x, [[1.0, 0.0]], ("translation",), translation=0.25, fill=-1.0)
+    want = np.array([[-1, -1, -1, -1], [2, 3, 4, -1], [6, 7, 8, -1], [10, 11, 12, -1]], np.float32)
+    np.testing.assert_array_equal(np.asarray(got)[0, :, :, 0], want)
+    # cutout 0.5: a 2x2 square centred at floor(u * 4) = (2, 1), i.e. rows 1-2, columns 0-1
+    got = transforms.diff_augment(x, [[0.5, 0.3]], ("cutout",), cutout=0.5, fill=0.0)
+    want = x[0, :, :, 0].copy()
+    want[1:3, 0:2] = 0.0
+    np.testing.assert_array_equal(np.asarray(got)[0, :, :, 0], want)
+    # color on one channel: brightness +0.25, saturation a no-op, contrast 0.75 around the mean
+    got = transforms.diff_augment(x, [[0.75, 0.9, 0.25]], ("color",))
+    b = x + 0.25
+    np.testing.assert_allclose(got, (b - b.mean()) * 0.75 + b.mean(), rtol=1e-6)
+    rgb = np.stack([x[..., 0], 2 * x[..., 0], 0 * x[..., 0]], -1)  # saturation x0.5 around the grey
+    got = transforms.diff_augment(rgb, [[0.5, 0.25, 0.5]], ("color",))
+    grey = rgb.mean(-1, keepdims=True)
+    np.testing.assert_allclose(got, (rgb - grey) * 0.5 + grey, rtol=1e-6)
+    # ops compose in policy order, each consuming its own uniforms
+    both = transforms.diff_augment(x, [[1.0, 0.0, 0.5, 0.3]], ("translation", "cutout"),
+                                   translation=0.25, cutout=0.5, fill=-1.0)
+    t = transforms.diff_augment(x, [[1.0, 0.0]], ("translation",), translation=0.25)
+    np.testing.assert_array_equal(both, transforms.diff_augment(t, [[0.5, 0.3]], ("cutout",)))
+    assert transforms.augment_uniforms(transforms.AUGMENTATIONS) == 7
+
+
+def test_diff_augment_passes_gradients_to_the_kept_pixels():
+    x = tf.Variable(np.random.default_rng(0).normal(size=(3, 8, 8, 2)).astype("float32"))
+    u = np.random.default_rng(1).uniform(size=(3, 4)).astype("float32")
+    with tf.GradientTape() as tape:
+        y = transforms.diff_augment(x, u, ("translation", "cutout"))
+        total = tf.reduce_sum(y)
+    grad = tape.gradient(total, x).numpy()
+    # every output pixel copies at most one input pixel; the gradient counts the copies kept
+    ones = transforms.diff_augment(np.ones((3, 8, 8, 2), "float32"), u, ("translation", "cutout"),
+                                   fill=0.0)
+    assert grad.sum() == pytest.approx(float(np.sum(ones)))
+    assert 0 < grad.sum() < x.numpy().size and set(np.unique(grad)) <= {0.0, 1.0}
+
+
+def image_gan(strategy=None, **kw):
+    keras.utils.set_random_seed(7)
+    with strategy.scope() if strategy else contextlib.nullcontext():
+        gan = kgan.GAN(data_shape=(8, 8, 1), latent_dim=4, architecture="mlp", seed=3,
+                       generator_options={"hidden_units": (16,), "normalization": "none"},
+                       **split({"discriminator_options": {"hidden_units": (16,)}, **kw}))
+        gan.compile(g_optimizer=keras.optimizers.Adam(1e-2), d_optimizer=keras.optimizers.Adam(1e-2))
+    return gan
+
+
+def test_diff_augment_is_what_d_sees_and_two_replicas_equal_one_device():
+    gan = image_gan(diff_augment="translation,cutout", r1_gamma=1.0)
+    assert gan.transforms == [transforms.DiffAugment(("translation", "cutout"))]
+    x = np.random.default_rng(2).uniform(-1, 1, size=(64, 8, 8, 1)).astype("float32")
+    seen = np.asarray(gan.view(x))
+    assert (seen == -1.0).mean() > 0.2  # cut-out and shifted-in pixels are black
+    assert np.isin(seen, np.append(x.ravel(), -1.0)).all()  # every other pixel is a data pixel
+    assert not np.allclose(seen, np.asarray(gan.view(x)))  # fresh randomness per view
+    runs = []
+    for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"), mirrored_strategy()):
+        gan = image_gan(strategy, diff_augment="color,translation,cutout")
+        hist = gan.fit(x, batch_size=16, epochs=1, shuffle=False, verbose=0)
+        runs.append((arrays(gan.generator.weights + gan.discriminator.weights), hist.history))
+    (w1, h1), (w2, h2) = runs
+    for a, b in zip(w1, w2):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=2e-6)
+    np.testing.assert_allclose(h1["d_loss"], h2["d_loss"], rtol=1e-4)
+
+
+def test_diff_augment_round_trips_and_rejects_bad_options(tmp_path):
+    gan = image_gan(diff_augment="color, cutout")
+    path = str(tmp_path / "aug.keras")
+    gan.save(path)
+    assert keras.saving.load_model(path).transforms == [transforms.DiffAugment("color,cutout")]
+    with pytest.raises(ValueError, match=r"policy must be a non-empty subset of .*got \('flip',\)"):
+        transforms.DiffAugment("flip")
+    with pytest.raises(ValueError, match="cutout must be in"):
+        transforms.DiffAugment(cutout=1.5)
+    with pytest.raises(ValueError, match=r"augments images \[H, W, C\].*shape \(2,\)"):
+        make(diff_augment="translation")
+    from kgan import training
+    c = training.resolve(training.parse_args(["--diff-augment", "translation,cutout"])[0])
+    assert training.build_model(c, (28, 28, 1), 10).transforms == [
+        transforms.DiffAugment("translation,cutout")]
