@@ -91,8 +91,14 @@ ROWS = {
     "grid/pacgan2": _row(_MLP_2D, dataset="grid", loss="non_saturating",
                          model_options={"packing": 2}),
     "mnist/dcgan": _row(_DCGAN, dataset="mnist", loss="non_saturating"),
+    # The conditional recipe (issue 17): the projection discriminator, cosine decay, 3,000 steps.
     "mnist/cdcgan": _row(_DCGAN, dataset="mnist", model="ConditionalGAN", num_classes=10,
-                         loss="non_saturating"),
+                         loss="non_saturating", lr_schedule="cosine", steps=3000,
+                         discriminator_options={"base_filters": 32,
+                                                "label_conditioning": "projection"}),
+    # The earlier conditional row: the label as an input channel of D, 1,500 constant-rate steps.
+    "mnist/cdcgan-input": _row(_DCGAN, dataset="mnist", model="ConditionalGAN", num_classes=10,
+                               loss="non_saturating"),
 }
 DEFAULT_ROWS = ["ring/gan", "grid/gan", "grid/pacgan2", "mnist/dcgan", "mnist/cdcgan"]
 

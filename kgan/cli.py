@@ -28,6 +28,7 @@ TRANSLATION_DATASETS = ("sr4", "edges", "inpaint", "mnist2digits")
 # kgan.losses.available() (a test keeps the two equal; importing it here would start TensorFlow)
 LOSSES = ("hinge", "least_squares", "minimax", "non_saturating", "wasserstein")
 ARCHITECTURES = ("auto", "mlp", "dcgan")
+LABEL_CONDITIONING = ("input", "projection")  # kgan.networks.LABEL_CONDITIONING (a test keeps them equal)
 STRATEGIES = ("default", "mirrored", "multiworker")
 GRADIENT_PENALTIES = ("wgan-gp", "wgan-lp")
 OFFLINE_DATASETS = ("digits", "mnist_idx", "ring", "grid") + TRANSLATION_DATASETS + TEXT_DATASETS
@@ -91,6 +92,7 @@ class TrainConfig:
     unrolled_steps: int = 0
     shared_fakes: bool = False
     spectral_norm: bool = False
+    label_conditioning: str | None = None  # None: projection for conditional models, D sees labels
     minibatch_std: int = 0
     g_normalization: str | None = None  # MLP generator: "batch", "layer" or "none" (None: batch)
     # InfoGAN codes (--variant infogan; --latent-dim is then the noise width, default 62)
@@ -213,6 +215,10 @@ _FLAGS = {
     "g_normalization": ("model", str, ("batch", "layer", "none"),
                         "MLP generator normalisation (not given: batch)"),
     "spectral_norm": ("model", None, None, "spectral normalisation in D"),
+    "label_conditioning": ("model", str, LABEL_CONDITIONING,
+                           "how a conditional D sees the label: input (a label map beside the "
+                           "image) or projection (Miyato & Koyama 2018) (not given: projection; "
+                           "acgan's D predicts the label instead)"),
     "categorical_codes": ("model", _int_list, None,
                           "infogan: category counts of the categorical codes, comma-separated "
                           "(e.g. 10 or 10,3)"),
@@ -529,6 +535,8 @@ def resolve(config):
         c["loss"] = "least_squares"
     if c["variant"] in ("conditional", "acgan"):
         c["conditional"] = True
+    if c["label_conditioning"] is None:
+        c["label_conditioning"] = "projection"
     if c["d_steps"] is None:
         c["d_steps"] = 5 if c["variant"] == "wgangp" else 1
     if c["variant"] == "wgangp" and c["gradient_penalty"] is None:

@@ -69,6 +69,14 @@ def _maybe_spectral(layer, spectral_norm):
     return layers.SpectralNormalization(layer) if spectral_norm else layer
 
 
+LABEL_CONDITIONING = ("input", "projection")
+
+
+def _check_label_conditioning(value):
+    if value not in LABEL_CONDITIONING:
+        raise ValueError(f"label_conditioning must be one of {LABEL_CONDITIONING}, got {value!r}.")
+
+
 def _heads(x, aux_classes, spectral_norm, aux_features=None):
     """D's linear score head, plus a class-logit head for AC-GAN (on ``aux_features`` if given)."""
     score = _maybe_spectral(layers.Dense(1, name="score"), spectral_norm)(x)
@@ -155,13 +163,16 @@ def build_mlp_generator(latent_dim, output_shape, hidden_units=(256, 256),
 
 def build_mlp_discriminator(input_shape, hidden_units=(256, 256), num_classes=None,
                             dropout=0.0, spectral_norm=False, minibatch_std=0,
-                            aux_classes=None, name="discriminator"):
+                            aux_classes=None, label_conditioning="input", name="discriminator"):
     """MLP discriminator with LeakyReLU(0.2) hidden layers and one raw score.
 
     Args:
         input_shape: shape of one sample.
         hidden_units: width of each hidden layer.
-        num_classes: if set, one-hot labels are concatenated to the input.
+        num_classes: if set, the model takes ``[samples, labels]``.
+        label_conditioning: ``"input"``: one-hot labels are concatenated to
+            the input; ``"projection"``: the projection discriminator (see
+            :func:`build_dcgan_discriminator`).
         dropout: dropout rate after each hidden layer.
         spectral_norm: wrap each Dense in ``SpectralNormalization``
             (Miyato et al., "Spectral Normalization for Generative
@@ -187,9 +198,11 @@ def build_mlp_discriminator(input_shape, hidden_units=(256, 256), num_classes=No
     x_in = keras.Input(shape=tuple(input_shape), name="samples")
     inputs = [x_in]
     x = layers.Flatten(name="flatten")(x_in) if len(input_shape) > 1 else x_in
+    _check_label_conditioning(label_conditioning)
     if num_classes:
         labels = _label_input()
         inputs.append(labels)
+    if num_classes and label_conditioning == "input":
         onehot = layers.CategoryEncoding(num_classes, output_mode="one_hot", name="one_hot")(labels)
         x = layers.Concatenate(name="sample_and_label")([x, onehot])
     for i, units in enumerate(hidden_units):
@@ -200,6 +213,8 @@ def build_mlp_discriminator(input_shape, hidden_units=(256, 256), num_classes=No
     if minibatch_std:
         x = MinibatchStdDev(minibatch_std, name="minibatch_std")(x)
     out = _heads(x, aux_classes, spectral_norm)
+    if num_classes and label_conditioning == "projection":
+        out = _project_labels(out, x, labels, num_classes)
     return keras.Model(inputs if num_classes else x_in, out, name=name)
 
 
@@ -294,7 +309,7 @@ def build_dcgan_discriminator(image_shape, base_filters=64, num_classes=None,
                               dropout=0.0, spectral_norm=False, kernel_size=4,
                               minibatch_std=0, aux_classes=None, condition_dim=None,
                               condition_units=128, dense_units=None, aux_hidden_units=None,
-                              name="discriminator"):
+                              label_conditioning="input", name="discriminator"):
     """DCGAN discriminator (Radford et al. 2016).
 
     Strided convolutions (no pooling), LeakyReLU(0.2), batch norm on every
@@ -304,8 +319,15 @@ def build_dcgan_discriminator(image_shape, base_filters=64, num_classes=None,
         image_shape: ``(H, W, C)``.
         base_filters: channels of the first convolution; each later one
             doubles.
-        num_classes: if set, a learned ``H x W`` label map is concatenated to
-            the image channels.
+        num_classes: if set, the model takes ``[images, labels]`` and is
+            conditioned as ``label_conditioning`` says.
+        label_conditioning: ``"input"``: a learned ``H x W`` label map is
+            concatenated to the image channels (Mirza & Osindero 2014);
+            ``"projection"``: the score gains ``<embed(y), phi(x)>``, the
+            inner product of a learned class embedding with D's last
+            features (Miyato & Koyama, "cGANs with Projection
+            Discriminator", ICLR 2018), which ties the score to the label
+            far more strongly than an input channel.
         normalization: ``"batch"``, ``"layer"`` or ``"none"``.
         sync_batch_norm: synchronise batch statistics across replicas
             (``BatchNormalization(synchronized=True)``).
@@ -344,9 +366,11 @@ def build_dcgan_discriminator(image_shape, base_filters=64, num_classes=None,
     x_in = keras.Input(shape=tuple(image_shape), name="samples")
     inputs = [x_in]
     x = x_in
+    _check_label_conditioning(label_conditioning)
     if num_classes:
         labels = _label_input()
         inputs.append(labels)
+    if num_classes and label_conditioning == "input":
         lmap = layers.Embedding(num_classes, h * w, name="label_map")(labels)
         lmap = layers.Reshape((h, w, 1), name="label_map_2d")(lmap)
         x = layers.Concatenate(name="image_and_label")([x, lmap])
@@ -381,7 +405,20 @@ def build_dcgan_discriminator(image_shape, base_filters=64, num_classes=None,
     aux = _dense_block(x, aux_hidden_units, "aux_hidden", **block) if (
         aux_classes and aux_hidden_units) else x
     out = _heads(x, aux_classes, spectral_norm, aux)
+    if num_classes and label_conditioning == "projection":
+        out = _project_labels(out, x, labels, num_classes)
     return keras.Model(inputs if len(inputs) > 1 else x_in, out, name=name)
+
+
+def _project_labels(out, features, labels, num_classes):
+    """Adds ``<embed(y), features>`` to the score (the projection discriminator)."""
+    dim = int(features.shape[-1])
+    embedded = layers.Reshape((dim,), name="label_projection_vector")(
+        layers.Embedding(num_classes, dim, name="label_projection")(labels))
+    inner = layers.Dot(axes=1, name="label_projection_score")([embedded, features])
+    if isinstance(out, list):
+        return [layers.Add(name="score_and_projection")([out[0], inner])] + out[1:]
+    return layers.Add(name="score_and_projection")([out, inner])
 
 
 def _dense_block(x, units, name, normalization, sync_batch_norm, spectral_norm):

@@ -58,8 +58,10 @@ def seed_run(c):
 
 
 def discriminator_tricks(c):
-    """The discriminator options a resolved config switches on (spectral norm, minibatch std)."""
+    """The discriminator options a resolved config switches on (label conditioning, spectral norm, minibatch std)."""
     d_opts = {}
+    if c["conditional"] and c["variant"] != "acgan":  # D sees the label (AC-GAN's predicts it)
+        d_opts["label_conditioning"] = c["label_conditioning"]
     if c["spectral_norm"]:
         d_opts["spectral_norm"] = True
     if c["minibatch_std"]:

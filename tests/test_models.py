@@ -43,6 +43,11 @@ CASES = [
     (kgan.ConditionalGAN, (28, 28, 1), {"num_classes": 3}),
     # a conditional DCGAN with the least-squares loss, no new class needed
     (kgan.DCGAN, (32, 32, 3), {"num_classes": 3, "loss": "least_squares"}),
+    # the projection discriminator, convolutional and MLP
+    (kgan.ConditionalGAN, (28, 28, 1), {"num_classes": 3, "discriminator_options": {
+        "base_filters": 4, "label_conditioning": "projection"}}),
+    (kgan.ConditionalGAN, (2,), {"num_classes": 3, "discriminator_options": {
+        "hidden_units": (16,), "label_conditioning": "projection"}}),
 ]
 
 
@@ -145,6 +150,32 @@ def test_conditional_generate_on_requested_labels():
         gan.generate(z=z, labels=[0, 5, 1])
     with pytest.raises(ValueError, match="not conditional"):
         tiny(kgan.VanillaGAN, (2,)).generate(3, labels=[0, 1, 2])
+
+
+@pytest.mark.parametrize("arch,shape,opts", [("dcgan", (28, 28, 1), TINY_CONV),
+                                             ("mlp", (2,), TINY_MLP)])
+def test_projection_discriminator_adds_the_label_embedding_inner_product(arch, shape, opts):
+    gan = tiny(kgan.ConditionalGAN, shape, num_classes=3, architecture=arch,
+               discriminator_options={**opts, "label_conditioning": "projection"})
+    d = gan.discriminator
+    assert "label_map" not in [l.name for l in d.layers] and "one_hot" not in [l.name for l in d.layers]
+    x = images(5, shape)[0] if len(shape) == 3 else points(5)[0]
+    y = np.array([0, 1, 2, 2, 0], np.int32)
+    phi_layer = "flatten" if arch == "dcgan" else "lrelu_0"
+    phi = np.asarray(keras.Model(d.inputs, d.get_layer(phi_layer).output)([x, y]))
+    w, b = d.get_layer("score").get_weights()
+    emb = d.get_layer("label_projection").get_weights()[0]
+    rng = np.random.default_rng(3)  # a non-zero embedding, so the inner product counts
+    emb = rng.normal(size=emb.shape).astype("float32")
+    d.get_layer("label_projection").set_weights([emb])
+    want = phi @ w + b + np.sum(emb[y] * phi, axis=1, keepdims=True)
+    np.testing.assert_allclose(np.asarray(d([x, y], training=False)), want, rtol=1e-4, atol=1e-4)
+    # the label changes the score only through the projection
+    other = np.asarray(d([x, (y + 1) % 3], training=False))
+    np.testing.assert_allclose(other - want, np.sum((emb[(y + 1) % 3] - emb[y]) * phi, 1, keepdims=True),
+                               rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match=r"label_conditioning must be one of \('input', 'projection'\), got 'concat'"):
+        kgan.networks.build_mlp_discriminator((2,), num_classes=3, label_conditioning="concat")
 
 
 def _weights(model):

@@ -184,6 +184,23 @@ def test_cli_choices_match_the_library():
     assert cli.ARCHITECTURES == ("auto",) + tuple(kgan.networks.ARCHITECTURES)
     assert cli.GRADIENT_PENALTIES == tuple(options.GRADIENT_PENALTIES)
     assert cli.STRATEGIES == tuple(distribute.STRATEGIES)
+    assert cli.LABEL_CONDITIONING == kgan.networks.LABEL_CONDITIONING
+
+
+def test_conditional_runs_get_the_projection_discriminator_unless_told_otherwise():
+    from kgan import training
+
+    def d_layers(*flags):
+        c = training.resolve(training.parse_args(["--base-filters", "4", *flags])[0])
+        return {l.name for l in training.build_model(c, (28, 28, 1), 10).discriminator.layers}
+
+    assert "label_projection" in d_layers("--variant", "conditional")
+    assert "label_projection" in d_layers("--variant", "dcgan", "--conditional")
+    plain = d_layers("--variant", "conditional", "--label-conditioning", "input")
+    assert "label_map" in plain and "label_projection" not in plain
+    acgan = d_layers("--variant", "acgan")  # D predicts the label; it is not an input
+    assert "label_projection" not in acgan and "label_map" not in acgan
+    assert not {"label_projection", "label_map"} & d_layers("--variant", "dcgan")
 
 
 def test_config_file_reruns_and_explicit_flags_win(tmp_path):
