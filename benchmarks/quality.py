@@ -90,7 +90,15 @@ ROWS = {
     "grid/gan": _row(_MLP_2D, dataset="grid", loss="non_saturating"),
     "grid/pacgan2": _row(_MLP_2D, dataset="grid", loss="non_saturating",
                          model_options={"packing": 2}),
-    "mnist/dcgan": _row(_DCGAN, dataset="mnist", loss="non_saturating"),
+    # The unconditional recipe (issue 17): InfoGAN's MNIST networks (Chen et al. 2016, appendix
+    # C.1: FC 1024 in G and D, 64 base filters) and its learning rates (G 1e-3, D 2e-4).
+    "mnist/dcgan": _row(_DCGAN, dataset="mnist", loss="non_saturating", steps=3000,
+                        generator_options={"base_filters": 64, "dense_units": 1024},
+                        discriminator_options={"base_filters": 64, "dense_units": 1024},
+                        g_optimizer={"learning_rate": 1e-3, "beta_1": 0.5},
+                        d_optimizer={"learning_rate": 2e-4, "beta_1": 0.5}),
+    # The earlier unconditional row: 32 base filters, no dense layers, Adam 4e-4, 1,500 steps.
+    "mnist/dcgan-small": _row(_DCGAN, dataset="mnist", loss="non_saturating"),
     # The conditional recipe (issue 17): the projection discriminator, cosine decay, 3,000 steps.
     "mnist/cdcgan": _row(_DCGAN, dataset="mnist", model="ConditionalGAN", num_classes=10,
                          loss="non_saturating", lr_schedule="cosine", steps=3000,

@@ -47,7 +47,20 @@ GENERAL_DEFAULTS = {"epochs": 40, "batch_size": 64, "g_lr": 2e-4, "d_lr": 2e-4,
 QUICKSTART_RECIPE = {"epochs": 80, "batch_size": 32, "g_lr": 4e-4, "d_lr": 2e-4,
                      "lr_schedule": "cosine", "ema_decay": 0.995, "r1_gamma": 1.0}
 QUICKSTART_RUNS = ("dcgan", "digits")  # (variant, dataset) that gets the recipe
+# The conditional MNIST recipe: a class-conditional DCGAN (its D sees the label, by projection)
+# on mnist / mnist_idx. Measured on 3 seeds in benchmarks/README.md ("Sample quality",
+# mnist/cdcgan: >= 98 % label accuracy, FCD about 2.3x the real-vs-real floor).
+CONDITIONAL_MNIST_RECIPE = {"g_lr": 4e-4, "d_lr": 4e-4, "lr_schedule": "cosine",
+                            "ema_decay": 0.99}
+# The unconditional MNIST recipe: InfoGAN's MNIST networks and learning rates (Chen et al. 2016,
+# appendix C.1) for an unconditional DCGAN on mnist / mnist_idx (benchmarks/README.md,
+# mnist/dcgan). The networks: UNCONDITIONAL_MNIST_NETWORKS when not given.
+UNCONDITIONAL_MNIST_RECIPE = {"g_lr": 1e-3, "d_lr": 2e-4, "ema_decay": 0.99}
+UNCONDITIONAL_MNIST_NETWORKS = {"base_filters": 64, "dense_units": 1024}
+MNIST_DATASETS = ("mnist", "mnist_idx")
 _RECIPE_HELP = ("not given: {recipe} for --variant dcgan --dataset digits (the quickstart), "
+                "{mnist} for a conditional DCGAN on mnist / mnist_idx, "
+                "{mnist_u} for an unconditional one, "
                 "{text} for --variant text2image, else {general}")
 # --variant text2image: kgan.training_text.RECIPE (a test keeps the two equal; importing it here
 # would start TensorFlow). epochs None: enough epochs for the recipe's TEXT_STEPS steps.
@@ -75,7 +88,8 @@ class TrainConfig:
     loss: str | None = None
     latent_dim: int | None = None
     architecture: str | None = None
-    base_filters: int | None = None  # None: 32; 64 for text2image (its recipe)
+    base_filters: int | None = None  # None: 32; 64 for text2image and DCGAN on MNIST (recipes)
+    dense_units: int | None = None  # DCGAN FC layer in G and D (None: 1024 for DCGAN on MNIST, else 0)
     hidden_units: tuple | None = None
     d_steps: int | None = None  # None: the variant's default (1; 5 for wgangp)
     real_label: float = 1.0
@@ -208,6 +222,10 @@ _FLAGS = {
                      "networks (not given: the variant's default; auto: dcgan for square "
                      "images it supports, else mlp)"),
     "latent_dim": ("model", _opt(int), None, "noise width (not given: the variant's default)"),
+    "dense_units": ("model", _opt(int), None, "DCGAN: a fully connected layer of this width in G "
+                    "(before the projection) and D (after the convolutions), as in InfoGAN's "
+                    "MNIST networks (not given: 1024 for an unconditional DCGAN on mnist / "
+                    "mnist_idx, else 0: none)"),
     "base_filters": ("model", _opt(int), None, "DCGAN filters of the widest layer scale "
                      "(not given: 32; 64 for --variant text2image)"),
     "hidden_units": ("model", _int_list, None, "MLP widths, comma-separated, e.g. 256,256 "
@@ -326,6 +344,8 @@ for _name, _general in GENERAL_DEFAULTS.items():
     _text_default = TEXT_RECIPE[_name]
     _FLAGS[_name] = (_group, _typ, _choices, _text + " (" + _RECIPE_HELP.format(
         recipe=QUICKSTART_RECIPE.get(_name, _general), general=_general,
+        mnist=CONDITIONAL_MNIST_RECIPE.get(_name, _general),
+        mnist_u=UNCONDITIONAL_MNIST_RECIPE.get(_name, _general),
         text=f"about {TEXT_STEPS} steps" if _text_default is None else _text_default) + ")")
 GROUPS = ("data", "model", "loss and regularizers", "image-to-image", "text to image",
           "optimisation", "distribution", "output")
@@ -500,7 +520,9 @@ def resolve(config):
 
     Options left ``None`` in :data:`GENERAL_DEFAULTS` take the
     :data:`QUICKSTART_RECIPE` for a DCGAN on digits (the CLI's defaults, the
-    README's quickstart), else the general default.
+    README's quickstart), :data:`CONDITIONAL_MNIST_RECIPE` /
+    :data:`UNCONDITIONAL_MNIST_RECIPE` (and its networks) for a DCGAN on
+    MNIST, else the general default.
 
     Example:
         >>> resolve(TrainConfig(variant="lsgan"))["loss"]
@@ -512,8 +534,8 @@ def resolve(config):
     texting = c["variant"] in TEXT_VARIANTS
     if c["dataset"] is None:
         c["dataset"] = "mnist-captions" if texting else "digits"
-    if c["base_filters"] is None:
-        c["base_filters"] = TEXT_BASE_FILTERS if texting else 32
+    if c["base_filters"] is None and texting:
+        c["base_filters"] = TEXT_BASE_FILTERS
     if texting:
         for name, value in TEXT_RECIPE.items():
             if c[name] is None:
@@ -524,17 +546,29 @@ def resolve(config):
             c["data_dir"] = os.path.abspath(c["data_dir"] or DEFAULT_MNIST_DIR)
         if c["captions"] is not None:
             c["captions"] = os.path.abspath(c["captions"])
-    # The quickstart recipe is the default of a DCGAN on digits with its own networks;
-    # any option given explicitly wins.
-    quickstart = ((c["variant"], c["dataset"]) == QUICKSTART_RUNS
-                  and c["architecture"] in (None, "auto", "dcgan"))
-    for name, general in GENERAL_DEFAULTS.items():
-        if c[name] is None and not texting:  # text2image: TEXT_RECIPE, filled above
-            c[name] = QUICKSTART_RECIPE.get(name, general) if quickstart else general
-    if c["variant"] in ("lsgan", "cyclegan") and c["loss"] is None:
-        c["loss"] = "least_squares"
+    # The quickstart recipe is the default of a DCGAN on digits with its own networks, the
+    # conditional MNIST recipe that of a class-conditional DCGAN on MNIST; any option given wins.
     if c["variant"] in ("conditional", "acgan"):
         c["conditional"] = True
+    dcgan_nets = c["architecture"] in (None, "auto", "dcgan")
+    recipe = {}
+    if (c["variant"], c["dataset"]) == QUICKSTART_RUNS and dcgan_nets:
+        recipe = QUICKSTART_RECIPE
+    elif (c["conditional"] and c["variant"] in ("conditional", "dcgan") and dcgan_nets
+          and c["dataset"] in MNIST_DATASETS and c["label_conditioning"] in (None, "projection")):
+        recipe = CONDITIONAL_MNIST_RECIPE
+    elif (c["variant"] == "dcgan" and not c["conditional"] and dcgan_nets
+          and c["dataset"] in MNIST_DATASETS):
+        recipe = UNCONDITIONAL_MNIST_RECIPE
+        for name, value in UNCONDITIONAL_MNIST_NETWORKS.items():
+            c[name] = value if c[name] is None else c[name]
+    c["dense_units"] = c["dense_units"] or 0
+    c["base_filters"] = c["base_filters"] or 32
+    for name, general in GENERAL_DEFAULTS.items():
+        if c[name] is None and not texting:  # text2image: TEXT_RECIPE, filled above
+            c[name] = recipe.get(name, general)
+    if c["variant"] in ("lsgan", "cyclegan") and c["loss"] is None:
+        c["loss"] = "least_squares"
     if c["label_conditioning"] is None:
         c["label_conditioning"] = "projection"
     if c["d_steps"] is None:

@@ -93,6 +93,8 @@ def build_model(c, data_shape, num_classes):
     if arch == "dcgan":
         if c["base_filters"]:
             g_opts["base_filters"] = d_opts["base_filters"] = c["base_filters"]
+        if c.get("dense_units"):
+            g_opts["dense_units"] = d_opts["dense_units"] = c["dense_units"]
         if c["sync_batch_norm"]:
             d_opts["sync_batch_norm"] = True
     else:

@@ -26,17 +26,38 @@ def test_dry_run_prints_resolved_config():
     assert cfg["loss"] == "least_squares" and cfg["dataset"] == "ring" and cfg["strategy"] == "default"
 
 
-def test_quickstart_recipe_is_the_default_of_dcgan_on_digits_only():
+def test_recipes_are_the_defaults_of_their_runs_only():
     from kgan import cli
 
     quick = json.loads(train("--dry-run").stdout)  # the README's quickstart, as --dry-run shows it
     assert {k: quick[k] for k in cli.QUICKSTART_RECIPE} == cli.QUICKSTART_RECIPE
-    other = cli.resolve(cli.parse_args(["--dataset", "mnist"])[0])
+    other = cli.resolve(cli.parse_args(["--dataset", "cifar10"])[0])
     assert {k: other[k] for k in cli.GENERAL_DEFAULTS} == cli.GENERAL_DEFAULTS
+    assert (other["base_filters"], other["dense_units"]) == (32, 0)
+    mnist = cli.resolve(cli.parse_args(["--dataset", "mnist"])[0])  # unconditional DCGAN on MNIST
+    assert {k: mnist[k] for k in cli.UNCONDITIONAL_MNIST_RECIPE} == cli.UNCONDITIONAL_MNIST_RECIPE
+    assert {k: mnist[k] for k in cli.UNCONDITIONAL_MNIST_NETWORKS} == cli.UNCONDITIONAL_MNIST_NETWORKS
+    assert mnist["lr_schedule"] == "constant" and mnist["epochs"] == 40
+    narrow = cli.resolve(cli.parse_args(["--dataset", "mnist", "--dense-units", "0",
+                                         "--base-filters", "8"])[0])
+    assert (narrow["base_filters"], narrow["dense_units"], narrow["g_lr"]) == (8, 0, 1e-3)
     mlp = cli.resolve(cli.parse_args(["--architecture", "mlp"])[0])
     assert mlp["r1_gamma"] == 0.0 and mlp["epochs"] == 40
     given = cli.resolve(cli.parse_args(["--epochs", "3", "--r1-gamma", "0"])[0])
     assert (given["epochs"], given["r1_gamma"], given["batch_size"]) == (3, 0.0, 32)
+    for flags in (["--variant", "conditional", "--dataset", "mnist_idx", "--data-dir", "x"],
+                  ["--variant", "dcgan", "--conditional", "--dataset", "mnist"]):
+        cond = cli.resolve(cli.parse_args(flags)[0])
+        assert {k: cond[k] for k in cli.CONDITIONAL_MNIST_RECIPE} == cli.CONDITIONAL_MNIST_RECIPE
+        assert cond["epochs"] == 40 and cond["label_conditioning"] == "projection"
+    for flags in (["--variant", "conditional", "--dataset", "mnist", "--label-conditioning", "input"],
+                  ["--variant", "acgan", "--dataset", "mnist"],
+                  ["--variant", "conditional", "--dataset", "mnist", "--architecture", "mlp"]):
+        plain = cli.resolve(cli.parse_args(flags)[0])
+        assert {k: plain[k] for k in cli.GENERAL_DEFAULTS} == cli.GENERAL_DEFAULTS, flags
+    mixed = cli.resolve(cli.parse_args(["--variant", "conditional", "--dataset", "mnist",
+                                        "--ema-decay", "0"])[0])
+    assert (mixed["ema_decay"], mixed["lr_schedule"]) == (0.0, "cosine")
 
 
 def test_bad_flag_is_rejected():
@@ -201,6 +222,11 @@ def test_conditional_runs_get_the_projection_discriminator_unless_told_otherwise
     acgan = d_layers("--variant", "acgan")  # D predicts the label; it is not an input
     assert "label_projection" not in acgan and "label_map" not in acgan
     assert not {"label_projection", "label_map"} & d_layers("--variant", "dcgan")
+
+    c = training.resolve(training.parse_args(["--dataset", "mnist", "--base-filters", "4",
+                                              "--dense-units", "8"])[0])
+    gan = training.build_model(c, (28, 28, 1), 10)
+    assert gan.generator.get_layer("dense").units == gan.discriminator.get_layer("dense").units == 8
 
 
 def test_config_file_reruns_and_explicit_flags_win(tmp_path):
