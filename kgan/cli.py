@@ -44,8 +44,9 @@ GENERAL_DEFAULTS = {"epochs": 40, "batch_size": 64, "g_lr": 2e-4, "d_lr": 2e-4,
 # The quickstart recipe: what `python train/train.py` (--variant dcgan --dataset digits, the
 # defaults) trains when these options are not given. Measured on 3 seeds in
 # benchmarks/README.md ("The quickstart", benchmarks/quickstart.py).
-QUICKSTART_RECIPE = {"epochs": 80, "batch_size": 32, "g_lr": 4e-4, "d_lr": 2e-4,
+QUICKSTART_RECIPE = {"epochs": 80, "batch_size": 32, "g_lr": 1e-3, "d_lr": 2e-4,
                      "lr_schedule": "cosine", "ema_decay": 0.995, "r1_gamma": 1.0}
+QUICKSTART_NETWORKS = {"dense_units": 1024}  # InfoGAN's FC 1024 in G and D, at 32 base filters
 QUICKSTART_RUNS = ("dcgan", "digits")  # (variant, dataset) that gets the recipe
 # The conditional MNIST recipe: a class-conditional DCGAN (its D sees the label, by projection)
 # on mnist / mnist_idx. Measured on 3 seeds in benchmarks/README.md ("Sample quality",
@@ -89,7 +90,7 @@ class TrainConfig:
     latent_dim: int | None = None
     architecture: str | None = None
     base_filters: int | None = None  # None: 32; 64 for text2image and DCGAN on MNIST (recipes)
-    dense_units: int | None = None  # DCGAN FC layer in G and D (None: 1024 for DCGAN on MNIST, else 0)
+    dense_units: int | None = None  # DCGAN FC layer in G and D (None: 1024 for the recipes, else 0)
     hidden_units: tuple | None = None
     d_steps: int | None = None  # None: the variant's default (1; 5 for wgangp)
     real_label: float = 1.0
@@ -224,8 +225,8 @@ _FLAGS = {
     "latent_dim": ("model", _opt(int), None, "noise width (not given: the variant's default)"),
     "dense_units": ("model", _opt(int), None, "DCGAN: a fully connected layer of this width in G "
                     "(before the projection) and D (after the convolutions), as in InfoGAN's "
-                    "MNIST networks (not given: 1024 for an unconditional DCGAN on mnist / "
-                    "mnist_idx, else 0: none)"),
+                    "MNIST networks (not given: 1024 for the quickstart and an unconditional "
+                    "DCGAN on mnist / mnist_idx, else 0: none)"),
     "base_filters": ("model", _opt(int), None, "DCGAN filters of the widest layer scale "
                      "(not given: 32; 64 for --variant text2image)"),
     "hidden_units": ("model", _int_list, None, "MLP widths, comma-separated, e.g. 256,256 "
@@ -552,16 +553,17 @@ def resolve(config):
         c["conditional"] = True
     dcgan_nets = c["architecture"] in (None, "auto", "dcgan")
     recipe = {}
+    networks = {}
     if (c["variant"], c["dataset"]) == QUICKSTART_RUNS and dcgan_nets:
-        recipe = QUICKSTART_RECIPE
+        recipe, networks = QUICKSTART_RECIPE, QUICKSTART_NETWORKS
     elif (c["conditional"] and c["variant"] in ("conditional", "dcgan") and dcgan_nets
           and c["dataset"] in MNIST_DATASETS and c["label_conditioning"] in (None, "projection")):
         recipe = CONDITIONAL_MNIST_RECIPE
     elif (c["variant"] == "dcgan" and not c["conditional"] and dcgan_nets
           and c["dataset"] in MNIST_DATASETS):
-        recipe = UNCONDITIONAL_MNIST_RECIPE
-        for name, value in UNCONDITIONAL_MNIST_NETWORKS.items():
-            c[name] = value if c[name] is None else c[name]
+        recipe, networks = UNCONDITIONAL_MNIST_RECIPE, UNCONDITIONAL_MNIST_NETWORKS
+    for name, value in networks.items():
+        c[name] = value if c[name] is None else c[name]
     c["dense_units"] = c["dense_units"] or 0
     c["base_filters"] = c["base_filters"] or 32
     for name, general in GENERAL_DEFAULTS.items():

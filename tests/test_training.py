@@ -31,6 +31,8 @@ def test_recipes_are_the_defaults_of_their_runs_only():
 
     quick = json.loads(train("--dry-run").stdout)  # the README's quickstart, as --dry-run shows it
     assert {k: quick[k] for k in cli.QUICKSTART_RECIPE} == cli.QUICKSTART_RECIPE
+    assert {k: quick[k] for k in cli.QUICKSTART_NETWORKS} == cli.QUICKSTART_NETWORKS
+    assert quick["base_filters"] == 32
     other = cli.resolve(cli.parse_args(["--dataset", "cifar10"])[0])
     assert {k: other[k] for k in cli.GENERAL_DEFAULTS} == cli.GENERAL_DEFAULTS
     assert (other["base_filters"], other["dense_units"]) == (32, 0)
