@@ -228,7 +228,8 @@ _FLAGS = {
                     "MNIST networks (not given: 1024 for the quickstart and an unconditional "
                     "DCGAN on mnist / mnist_idx, else 0: none)"),
     "base_filters": ("model", _opt(int), None, "DCGAN filters of the widest layer scale "
-                     "(not given: 32; 64 for --variant text2image)"),
+                     "(not given: 32; 64 for --variant text2image and an unconditional "
+                     "DCGAN on mnist / mnist_idx)"),
     "hidden_units": ("model", _int_list, None, "MLP widths, comma-separated, e.g. 256,256 "
                      "(not given: the network's default)"),
     "g_normalization": ("model", str, ("batch", "layer", "none"),
@@ -516,6 +517,22 @@ def _check_text(parser, config, dataset):
         parser.error("--interpolation must be >= 0 (0: GAN-INT off)")
 
 
+def _recipe(c):
+    """``(training options, network options)`` of the recipe a run gets when not given."""
+    if c["architecture"] not in (None, "auto", "dcgan"):
+        return {}, {}
+    if (c["variant"], c["dataset"]) == QUICKSTART_RUNS:
+        return QUICKSTART_RECIPE, QUICKSTART_NETWORKS
+    if c["dataset"] not in MNIST_DATASETS:
+        return {}, {}
+    if (c["conditional"] and c["variant"] in ("conditional", "dcgan")
+            and c["label_conditioning"] in (None, "projection")):
+        return CONDITIONAL_MNIST_RECIPE, {}
+    if c["variant"] == "dcgan" and not c["conditional"]:
+        return UNCONDITIONAL_MNIST_RECIPE, UNCONDITIONAL_MNIST_NETWORKS
+    return {}, {}
+
+
 def resolve(config):
     """Fills in defaults that depend on other options; returns a dict.
 
@@ -551,17 +568,7 @@ def resolve(config):
     # conditional MNIST recipe that of a class-conditional DCGAN on MNIST; any option given wins.
     if c["variant"] in ("conditional", "acgan"):
         c["conditional"] = True
-    dcgan_nets = c["architecture"] in (None, "auto", "dcgan")
-    recipe = {}
-    networks = {}
-    if (c["variant"], c["dataset"]) == QUICKSTART_RUNS and dcgan_nets:
-        recipe, networks = QUICKSTART_RECIPE, QUICKSTART_NETWORKS
-    elif (c["conditional"] and c["variant"] in ("conditional", "dcgan") and dcgan_nets
-          and c["dataset"] in MNIST_DATASETS and c["label_conditioning"] in (None, "projection")):
-        recipe = CONDITIONAL_MNIST_RECIPE
-    elif (c["variant"] == "dcgan" and not c["conditional"] and dcgan_nets
-          and c["dataset"] in MNIST_DATASETS):
-        recipe, networks = UNCONDITIONAL_MNIST_RECIPE, UNCONDITIONAL_MNIST_NETWORKS
+    recipe, networks = _recipe(c)
     for name, value in networks.items():
         c[name] = value if c[name] is None else c[name]
     c["dense_units"] = c["dense_units"] or 0
