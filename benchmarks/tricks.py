@@ -86,6 +86,8 @@ TRICKS = {
     "replay": ({"replay_buffer_size": 2560, "replay_fraction": 0.5},
                "replay buffer of 10 batches, half of each fake batch (Shrivastava 2017)"),
     "feature_matching": ({"feature_matching": 1.0}, "feature matching, weight 1 (Salimans 2016)"),
+    "r1_topk": ({"r1_gamma": 1.0, "top_k": 0.5, "top_k_decay_steps": 390},
+                "R1 gamma 1 + top-k G updates, k from the batch to half by 0.99 per epoch (Sinha 2020)"),
     "unrolled5": ({"unrolled_steps": 5}, "unrolled GAN, 5 look-ahead steps, first order (Metz 2017)"),
 }
 

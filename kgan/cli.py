@@ -98,6 +98,7 @@ class TrainConfig:
     gradient_penalty: str | None = None
     gp_weight: float = 10.0
     r1_gamma: float | None = None  # None: GENERAL_DEFAULTS / QUICKSTART_RECIPE
+    r1_every: int = 1  # lazy R1: one D update in N
     instance_noise: float = 0.0
     instance_noise_steps: int | None = None
     diff_augment: str = ""  # DiffAugment policy, e.g. "translation,cutout" ("": off)
@@ -106,6 +107,7 @@ class TrainConfig:
     feature_matching: float = 0.0
     unrolled_steps: int = 0
     shared_fakes: bool = False
+    top_k: float = 0.0  # top-k G updates: the smallest kept share of the batch (0: off)
     spectral_norm: bool = False
     label_conditioning: str | None = None  # None: projection for conditional models, D sees labels
     minibatch_std: int = 0
@@ -148,6 +150,7 @@ class TrainConfig:
     steps_per_execution: int = 1
     deterministic: bool = False
     backup_every: int | None = None
+    save_seconds: float = 60.0  # epoch-end backup / checkpoint at most this often
     seed: int = 0
     num_samples: int = 64
     eval_samples: int = 2500  # samples the end-of-run quality figures use (0: none)
@@ -264,6 +267,8 @@ _FLAGS = {
                          "gradient penalty on D (not given: off, wgan-gp for wgangp)"),
     "gp_weight": ("loss and regularizers", float, None, "gradient-penalty weight"),
     "r1_gamma": ("loss and regularizers", float, None, "R1 penalty gamma on real data (0: off)"),
+    "r1_every": ("loss and regularizers", int, None,
+                 "lazy R1 (StyleGAN2): the penalty on one D update in N, weighted N times"),
     "instance_noise": ("loss and regularizers", float, None,
                        "std of Gaussian noise added to D's inputs (0: off)"),
     "instance_noise_steps": ("loss and regularizers", _opt(int), None,
@@ -277,6 +282,9 @@ _FLAGS = {
     "feature_matching": ("loss and regularizers", float, None,
                          "weight of the feature-matching term in G's loss (0: off)"),
     "unrolled_steps": ("loss and regularizers", int, None, "unrolled-GAN D steps (0: off)"),
+    "top_k": ("loss and regularizers", float, None,
+              "top-k training (Sinha et al. 2020): G learns from the fakes D scores best, a "
+              "share of the batch that decays by 0.99 per epoch down to this (0: off; paper 0.5)"),
     "shared_fakes": ("optimisation", None, None,
                      "one G forward serves D's and G's update (the TF DCGAN tutorial's step; "
                      "default: Algorithm 1, fresh noise for G)"),
@@ -339,6 +347,10 @@ _FLAGS = {
     "model_name": ("output", str, None, "TF Serving model name of the export"),
     "backup_every": ("output", _opt(int), None,
                      "also save the resume state every N steps (not given: at epoch ends only)"),
+    "save_seconds": ("output", float, None,
+                     "save the resume state and checkpoints/model.keras at an epoch end only when "
+                     "this many seconds have passed since the last save, and at the last epoch "
+                     "(0: every epoch)"),
     "verbose": ("output", int, (0, 1, 2), "0: silent, 1: progress bar, 2: one line per epoch"),
 }
 for _name, _general in GENERAL_DEFAULTS.items():
@@ -484,9 +496,11 @@ def _check(parser, config):
         if config.variant == "srgan" and dataset != "sr4":
             parser.error("--variant srgan trains on --dataset sr4")
     for name in ("epochs", "batch_size", "num_points", "packing", "steps_per_execution",
-                 "encoder_epochs"):
+                 "encoder_epochs", "r1_every"):
         if getattr(config, name) is not None and getattr(config, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if config.save_seconds < 0:
+        parser.error(f"--save-seconds must be >= 0, got {config.save_seconds}")
 
 
 def _check_text(parser, config, dataset):

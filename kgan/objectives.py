@@ -1,8 +1,9 @@
 """Terms added to the adversarial objective that are not D regularisers.
 
 :class:`FeatureMatching` adds to G's loss; :class:`AuxiliaryClassifier` (the
-AC-GAN class loss) adds to both networks'. Both are
-:class:`kgan.core.pieces.Term` objects for a model's ``terms`` list.
+AC-GAN class loss) adds to both networks'; :class:`TopK` keeps G's loss on
+the fakes D rates best. All are :class:`kgan.core.pieces.Term` objects for a
+model's ``terms`` list.
 """
 
 from __future__ import annotations
@@ -237,3 +238,61 @@ class ModeSeeking(Term):
 
     def get_config(self):
         return {"weight": self.weight, "eps": self.eps}
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class TopK(Term):
+    """Top-k training: G's update learns only from the fakes D scores as most realistic.
+
+    Sinha et al., "Top-k Training of GANs: Improving GAN Performance by
+    Throwing Away Bad Samples", NeurIPS 2020: the gradient of the worst-scored
+    fakes can push them AWAY from their nearest mode, so G's adversarial loss
+    is the mean over the ``k`` best-scored of the batch's fakes. ``k`` starts
+    at the whole batch and is annealed: the kept fraction is
+    ``max(min_fraction, decay ** floor(t / decay_steps))`` after ``t`` G
+    updates (the paper: decay 0.99 per epoch, at least half the batch, the
+    defaults here with ``decay_steps`` = your steps per epoch).
+
+    The ``k`` best are chosen over the GLOBAL batch (D's scores gathered
+    from every replica), so N replicas train as one device does. Only G's
+    loss changes; D's update is untouched.
+
+    Args:
+        min_fraction: the smallest kept share of the batch, in (0, 1].
+        decay: the kept share's factor per ``decay_steps`` G updates, in (0, 1].
+        decay_steps: G updates per decay (the paper: one epoch).
+
+    Example:
+        >>> kgan.GAN(data_shape=(2,), terms=[TopK(0.5, 0.99, decay_steps=390)])
+    """
+
+    def __init__(self, min_fraction=0.5, decay=0.99, decay_steps=1):
+        for name, value in (("min_fraction", min_fraction), ("decay", decay)):
+            if value is None or not 0.0 < float(value) <= 1.0:
+                raise ValueError(f"TopK {name} must be in (0, 1], got {value}.")
+        if int(decay_steps) < 1 or int(decay_steps) != decay_steps:
+            raise ValueError(f"TopK decay_steps must be an integer >= 1, got {decay_steps}.")
+        self.min_fraction, self.decay = float(min_fraction), float(decay)
+        self.decay_steps = int(decay_steps)
+
+    def kept_fraction(self, g_step):
+        """The share of the batch G learns from after ``g_step`` G updates."""
+        epochs = ops.floor(ops.cast(g_step, "float32") / float(self.decay_steps))
+        return ops.maximum(self.min_fraction, ops.power(self.decay, epochs))
+
+    def generator_weights(self, record):
+        score = ops.stop_gradient(losses._per_example(record.fake_scores))
+        everyone = replica.all_gather(score)
+        total = ops.shape(everyone)[0]
+        k = ops.cast(ops.ceil(self.kept_fraction(record.model.g_optimizer.iterations)
+                              * ops.cast(total, "float32") - 1e-4), "int32")
+        k = ops.clip(k, 1, total)
+        threshold = ops.take(ops.sort(everyone), total - k)
+        # Kept fakes weigh total / k: the model divides the sum by the global
+        # count, so G's loss is the mean over the k kept.
+        return ops.cast(score >= threshold, "float32") * ops.cast(total, "float32") / ops.cast(
+            k, "float32")
+
+    def get_config(self):
+        return {"min_fraction": self.min_fraction, "decay": self.decay,
+                "decay_steps": self.decay_steps}

@@ -11,8 +11,9 @@ from __future__ import annotations
 from kgan import losses, objectives, regularizers, steps, transforms
 
 OPTIONS = {
-    "real_label": 1.0, "gradient_penalty": None, "gp_weight": 10.0, "r1_gamma": 0.0,
+    "real_label": 1.0, "gradient_penalty": None, "gp_weight": 10.0, "r1_gamma": 0.0, "r1_every": 1,
     "d_weight_penalty": 0.0, "feature_matching": 0.0, "feature_matching_layer": None,
+    "top_k": 0.0, "top_k_decay": 0.99, "top_k_decay_steps": 1,
     "instance_noise": 0.0, "instance_noise_steps": None, "diff_augment": "", "replay_buffer_size": 0,
     "replay_fraction": 0.5, "packing": 1, "unrolled_steps": 0, "shared_fakes": False,
 }
@@ -49,10 +50,12 @@ def to_pieces(loss=None, terms=(), **options):
     if gp is not None and gp not in GRADIENT_PENALTIES:
         raise ValueError(f"gradient_penalty must be None or one of {GRADIENT_PENALTIES}, got {gp!r}.")
     added = [regularizers.GradientPenalty(o["gp_weight"], one_sided=gp == "wgan-lp")] if gp else []
-    added += [regularizers.R1(o["r1_gamma"])] if o["r1_gamma"] else []
+    added += [regularizers.R1(o["r1_gamma"], o["r1_every"])] if o["r1_gamma"] else []
     added += [regularizers.WeightPenalty(o["d_weight_penalty"])] if o["d_weight_penalty"] else []
     added += ([objectives.FeatureMatching(o["feature_matching"], o["feature_matching_layer"])]
               if o["feature_matching"] else [])
+    added += ([objectives.TopK(o["top_k"], o["top_k_decay"], o["top_k_decay_steps"])]
+              if o["top_k"] else [])
     if added or terms:
         out["terms"] = list(terms) + added
     views = [transforms.DiffAugment(o["diff_augment"])] if o["diff_augment"] else []

@@ -241,21 +241,35 @@ class R1(Term):
     Mescheder et al., "Which Training Methods for GANs do actually
     Converge?", ICML 2018, eq. 9. See :func:`r1_penalty`.
 
+    Lazy regularization (Karras et al., "Analyzing and Improving the Image
+    Quality of StyleGAN", CVPR 2020, section 3.1): with ``every = k`` the
+    penalty is computed on one D update in k (the first, then every k-th)
+    with weight ``k * gamma``, saving the double backward pass on the others.
+
     Args:
         gamma: the penalty weight.
+        every: compute it every this many D updates (StyleGAN2: 16).
 
     Example:
         >>> kgan.GAN(data_shape=(2,), terms=[R1(gamma=1.0)])
+        >>> kgan.GAN(data_shape=(2,), terms=[R1(gamma=1.0, every=4)])  # lazy
     """
 
-    def __init__(self, gamma=10.0):
+    def __init__(self, gamma=10.0, every=1):
         self.gamma = _nonneg("R1 gamma", gamma)
+        if int(every) < 1 or int(every) != every:
+            raise ValueError(f"R1 every must be an integer >= 1, got {every}.")
+        self.every = int(every)
 
     def discriminator(self, record):
-        return r1_penalty(record.critic, record.real, self.gamma)
+        if self.every == 1:
+            return r1_penalty(record.critic, record.real, self.gamma)
+        due = ops.equal(record.model.d_optimizer.iterations % self.every, 0)
+        return ops.cond(due, lambda: r1_penalty(record.critic, record.real, self.gamma * self.every),
+                        lambda: ops.zeros((ops.shape(record.real)[0],), "float32"))
 
     def get_config(self):
-        return {"gamma": self.gamma}
+        return {"gamma": self.gamma, "every": self.every}
 
 
 @keras.saving.register_keras_serializable(package="kgan")

@@ -36,9 +36,9 @@ from kgan.cli import (TEXT_VARIANTS, TRANSLATION_VARIANTS, VARIANTS, TrainConfig
 from kgan.run_dir import RunDirectoryError, prepare_run_directory
 
 
-_GAME_OPTIONS = ("real_label", "gp_weight", "r1_gamma", "instance_noise", "instance_noise_steps",
+_GAME_OPTIONS = ("real_label", "gp_weight", "r1_gamma", "r1_every", "instance_noise", "instance_noise_steps",
                  "diff_augment", "replay_buffer_size", "packing", "feature_matching", "unrolled_steps",
-                 "gradient_penalty", "shared_fakes")
+                 "gradient_penalty", "shared_fakes", "top_k")
 
 
 def write_config(c, out):
@@ -57,6 +57,19 @@ def seed_run(c):
     keras.utils.set_random_seed(c["seed"])
 
 
+def savers(c, work):
+    """``(TrainingState, LatestModel)`` of a run: the resume state and ``checkpoints/model.keras``.
+
+    Both save at epoch ends at most every ``c["save_seconds"]`` (and at the
+    last epoch); the state also every ``c["backup_every"]`` steps when set.
+    """
+    from kgan import callbacks as kcb
+
+    return (kcb.TrainingState(os.path.join(work, "backup"), every=c["backup_every"],
+                              min_seconds=c["save_seconds"]),
+            kcb.LatestModel(os.path.join(work, "checkpoints", "model.keras"), c["save_seconds"]))
+
+
 def discriminator_tricks(c):
     """The discriminator options a resolved config switches on (label conditioning, spectral norm, minibatch std)."""
     d_opts = {}
@@ -69,17 +82,19 @@ def discriminator_tricks(c):
     return d_opts
 
 
-def game_pieces(c):
+def game_pieces(c, steps_per_epoch=1):
     """The loss, terms and game of a resolved config, as keyword arguments of a GAN class.
 
     One place for every variant's CLI, so an option means the same thing in each.
+    ``steps_per_epoch``: top-k's kept share decays once per epoch (the paper's schedule).
     """
     import kgan
 
-    return kgan.options.to_pieces(loss=c["loss"], **{k: c[k] for k in _GAME_OPTIONS})
+    return kgan.options.to_pieces(loss=c["loss"], top_k_decay_steps=max(1, int(steps_per_epoch)),
+                                  **{k: c[k] for k in _GAME_OPTIONS})
 
 
-def build_model(c, data_shape, num_classes):
+def build_model(c, data_shape, num_classes, steps_per_epoch=1):
     """Builds (not compiles) the model a resolved config asks for."""
     import kgan
 
@@ -108,7 +123,7 @@ def build_model(c, data_shape, num_classes):
                           embedding=c["began_embedding"], filters=c["base_filters"] or 32,
                           hidden_units=tuple(c["hidden_units"] or (128, 128)), seed=c["seed"])
     d_opts.update(discriminator_tricks(c))
-    pieces = game_pieces(c)
+    pieces = game_pieces(c, steps_per_epoch)
     if c["variant"] == "infogan":
         pieces["terms"] = [kgan.objectives.MutualInformation(c["info_weight"])] + pieces.get(
             "terms", [])
@@ -195,20 +210,20 @@ def run(config, extra_callbacks=(), overwrite=False):
         return keras.optimizers.Adam(lr, beta_1=c["beta_1"], beta_2=c["beta_2"], name=name)
 
     with strategy.scope():
-        model = build_model(c, x.shape[1:], num_classes)
+        model = build_model(c, x.shape[1:], num_classes, steps)
         g_updates = max(1, steps * c["epochs"])  # D makes d_steps updates per G update
         model.compile(
             g_optimizer=adam(c["g_lr"], g_updates, "generator_optimizer"),
             d_optimizer=adam(c["d_lr"], g_updates * c["d_steps"], "discriminator_optimizer"),
             jit_compile=c["jit_compile"], steps_per_execution=c["steps_per_execution"])
 
-    state = kcb.TrainingState(os.path.join(work, "backup"), every=c["backup_every"])
+    state, latest = savers(c, work)
     start_step = state.restore(model)
     reference = kgan.data.ring_mixture().means if c["dataset"] == "ring" else (
         kgan.data.grid_mixture().means if c["dataset"] == "grid" else None)
     cbs = [
         state,
-        keras.callbacks.ModelCheckpoint(os.path.join(work, "checkpoints", "model.keras")),
+        latest,
         kcb.SampleGrid(os.path.join(out, "samples"), c["num_samples"], seed=c["seed"],
                        log_dir=os.path.join(out, "logs"), reference=reference),
     ]

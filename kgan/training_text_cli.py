@@ -110,7 +110,7 @@ def generate_grid(generate, texts, cols, seed):
     return np.concatenate([generate([t] * cols, seed) for t in texts], 0)
 
 
-def build_model(c, encoder, data_shape):
+def build_model(c, encoder, data_shape, steps_per_epoch=1):
     """The text-to-image model a resolved config asks for (not compiled)."""
     from kgan import training_text
     from kgan.families.text2image import TextToImageGAN
@@ -119,7 +119,7 @@ def build_model(c, encoder, data_shape):
     d_opts = {**g_opts, **training.discriminator_tricks(c)}
     if c["sync_batch_norm"]:
         d_opts["sync_batch_norm"] = True
-    pieces = training.game_pieces(c)
+    pieces = training.game_pieces(c, steps_per_epoch)
     return TextToImageGAN(
         text_encoder=encoder, data_shape=data_shape, latent_dim=c["latent_dim"],
         condition_units=training_text.RECIPE["condition_units"],
@@ -168,7 +168,6 @@ def run(c, extra_callbacks=()):
     import numpy as np
 
     import kgan
-    from kgan import callbacks as kcb
     from kgan import export_text, images, report, training_text
     from kgan import text as text_lib
 
@@ -181,7 +180,7 @@ def run(c, extra_callbacks=()):
         training.write_config(c, out)
 
     work = out if chief else os.path.join(out, ".worker")
-    state = kcb.TrainingState(os.path.join(work, "backup"), every=c["backup_every"])
+    state, latest = training.savers(c, work)
     resuming = os.path.exists(state.path)
     if resuming:
         # The pre-trained encoder is in the state (it is part of the model): an untrained
@@ -199,7 +198,7 @@ def run(c, extra_callbacks=()):
     steps = stream(0)[1]
     epochs = c["epochs"] or max(1, math.ceil(training_text.RECIPE["steps"] / steps))
     with strategy.scope():
-        model = build_model(c, encoder, x.shape[1:])
+        model = build_model(c, encoder, x.shape[1:], steps)
         g_updates = max(1, steps * epochs)
 
         def adam(lr, updates, name):
@@ -217,8 +216,7 @@ def run(c, extra_callbacks=()):
     if chief:
         with open(os.path.join(out, "captions.txt"), "w", encoding="utf-8") as f:
             f.write("".join(t + "\n" for t in rows))
-    cbs = [state,
-           keras.callbacks.ModelCheckpoint(os.path.join(work, "checkpoints", "model.keras")),
+    cbs = [state, latest,
            _text_grid_callback(os.path.join(out, "samples"), rows, cols, c["seed"],
                                os.path.join(out, "logs"))]
     cbs += training.run_loggers(out) if chief else []

@@ -96,9 +96,9 @@ def run(c, extra_callbacks=()):
         model.compile(**{key: adam(key) for key in model.networks},
                       jit_compile=c["jit_compile"], steps_per_execution=c["steps_per_execution"])
     work = out if chief else os.path.join(out, ".worker")
-    state = kcb.TrainingState(os.path.join(work, "backup"), every=c["backup_every"])
+    state, latest = training.savers(c, work)
     start_step = state.restore(model)
-    cbs = [state, keras.callbacks.ModelCheckpoint(os.path.join(work, "checkpoints", "model.keras")),
+    cbs = [state, latest,
            kcb.TranslationGrid(os.path.join(out, "samples"), held[0][:16],
                                None if held[1] is None else held[1][:16],
                                log_dir=os.path.join(out, "logs"))]

@@ -148,3 +148,33 @@ def test_ema_with_two_replicas_equals_one_device():
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
     assert not np.allclose(results[0][0], tiny(ema_decay=0.8).ema_generator.weights[0].numpy())
+
+
+def test_epoch_end_saves_wait_min_seconds_but_always_save_the_last_epoch(tmp_path):
+    from kgan.callbacks import LatestModel
+
+    saved = {"state": [], "latest": []}
+
+    class CountingState(TrainingState):
+        def save(self):
+            saved["state"].append(self.model.step)
+            super().save()
+
+    class CountingLatest(LatestModel):
+        def _save_model(self, epoch, batch, logs):
+            saved["latest"].append(epoch)
+            super()._save_model(epoch, batch, logs)
+
+    gan = tiny(seed=3, ema_decay=0.6)
+    path = str(tmp_path / "latest.keras")
+    gan.fit(dataset(), epochs=3, verbose=0, callbacks=[
+        CountingState(str(tmp_path / "slow"), min_seconds=3600), CountingLatest(path, 3600)])
+    assert saved == {"state": [12], "latest": [2]}  # 4 steps an epoch: only the last epoch
+    np.testing.assert_array_equal(keras.saving.load_model(path).generate(4, seed=0),
+                                  gan.generate(4, seed=0))
+    saved.update(state=[], latest=[])
+    gan.fit(dataset(), epochs=2, verbose=0, callbacks=[
+        CountingState(str(tmp_path / "every")), CountingLatest(path)])  # 0 s: every epoch
+    assert saved == {"state": [16, 20], "latest": [0, 1]}
+    with pytest.raises(ValueError, match="min_seconds must be >= 0"):
+        TrainingState(str(tmp_path), min_seconds=-1)

@@ -122,7 +122,7 @@ def test_a_resumed_run_restores_the_encoder_and_ends_with_the_same_weights(tmp_p
 
     def config(out):
         return _config(out, "--max-samples", "16", "--epochs", "2", "--num-samples", "2",
-                       "--no-export")
+                       "--no-export", "--save-seconds", "0")  # the state at every epoch end
 
     whole = run(config(tmp_path / "a"))
     assert whole["steps"] == 10

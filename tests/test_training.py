@@ -65,6 +65,8 @@ def test_recipes_are_the_defaults_of_their_runs_only():
 def test_bad_flag_is_rejected():
     r = train("--variant", "nope", "--dry-run")
     assert r.returncode == 2 and "invalid choice" in r.stderr
+    r = train("--save-seconds", "-1", "--dry-run")
+    assert r.returncode == 2 and "--save-seconds must be >= 0, got -1.0" in r.stderr
 
 
 @needs_mnist
@@ -273,7 +275,7 @@ def _ring_config(out, **kw):
 
     base = dict(variant="vanilla", dataset="ring", num_points=128, hidden_units=(8, 8),
                 batch_size=64, epochs=2, export=False, verbose=0, num_samples=16,
-                eval_samples=500, out=str(out))
+                eval_samples=500, out=str(out), save_seconds=0.0)  # state at every epoch end
     base.update(kw)
     return TrainConfig(**base)
 

@@ -286,6 +286,7 @@ def test_cli_trains_exports_and_resumes_exactly(tmp_path, variant, dataset):
     def config(out):
         return TrainConfig(variant=variant, dataset=dataset, max_samples=32, batch_size=16,
                            epochs=2, base_filters=2, num_samples=4, verbose=0, out=str(out),
+                           save_seconds=0.0,  # the state at every epoch end
                            data_dir=MNIST if dataset == "mnist2digits" else None)
 
     whole = run(config(tmp_path / "a"))

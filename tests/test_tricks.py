@@ -113,6 +113,23 @@ def test_r1_in_the_model_is_gamma_half_norm_squared():
     assert with_r1 - plain == pytest.approx(2.0 / 2 * 25.0, rel=1e-5)
 
 
+def test_lazy_r1_is_every_times_gamma_on_one_d_update_in_every():
+    rng = np.random.default_rng(2)
+    real, fake = rng.normal(size=(8, 2)).astype("float32"), rng.normal(size=(8, 2)).astype("float32")
+    plain = d_loss(make(discriminator=linear_d(W)), real, fake)
+    lazy = make(r1_gamma=2.0, r1_every=3, discriminator=linear_d(W))
+    assert lazy.terms == [regularizers.R1(2.0, every=3)]
+    lazy.compile()
+    added = []
+    for step in range(7):
+        lazy.d_optimizer.iterations.assign(step)
+        added.append(d_loss(lazy, real, fake) - plain)
+    # ||w||^2 = 25: 3 * gamma / 2 * 25 on D updates 0, 3, 6; nothing in between
+    np.testing.assert_allclose(added, [75.0, 0, 0, 75.0, 0, 0, 75.0], rtol=1e-5, atol=1e-4)
+    with pytest.raises(ValueError, match="R1 every must be an integer >= 1"):
+        regularizers.R1(1.0, every=0)
+
+
 def test_zero_input_gradient_gives_no_nan_in_training():
     # A critic whose output ignores its input: GP = (0 - 1)^2 everywhere, no NaN.
     inp = keras.Input((2,))
@@ -267,6 +284,54 @@ def test_feature_matching_term_and_default_layer():
     assert tuple(named.terms[0]._net.outputs[0].shape) == (None, 16)
 
 
+# ------------------------------------------------------------------- top-k
+
+def test_top_k_schedule_by_hand():
+    term = objectives.TopK(min_fraction=0.3, decay=0.5, decay_steps=2)
+    got = [float(term.kept_fraction(t)) for t in range(7)]
+    assert got == pytest.approx([1.0, 1.0, 0.5, 0.5, 0.3, 0.3, 0.3])
+
+
+def test_top_k_generator_loss_is_the_mean_over_the_best_scored_fakes():
+    # Linear D with w = (3, 4): the scores are 3a + 4b, known by hand.
+    fake = np.array([[1, 0], [0, 1], [-1, 0], [0, -1], [2, 0], [0, 0]], np.float32)
+    scores = fake @ W  # 3, 4, -3, -4, 6, 0
+    g_loss = np.log1p(np.exp(-scores))  # non-saturating: softplus(-D(G(z)))
+    plain = make(discriminator=linear_d(W))
+    top = make(discriminator=linear_d(W), top_k=0.5, top_k_decay=0.5, top_k_decay_steps=1)
+    for gan in (plain, top):
+        gan.compile()
+
+    def loss(gan):
+        return float(gan.generator_loss(tf.constant(fake), None, tf.constant(6.0)))
+
+    assert loss(plain) == pytest.approx(g_loss.mean(), rel=1e-6)
+    assert loss(top) == pytest.approx(g_loss.mean(), rel=1e-6)  # step 0: the whole batch
+    top.g_optimizer.iterations.assign(1)  # kept fraction 0.5: the 3 best of 6 (6, 4, 3)
+    assert loss(top) == pytest.approx(g_loss[[4, 1, 0]].mean(), rel=1e-6)
+    top.terms[0].min_fraction = 0.2  # k = ceil(0.2 * 6) = 2
+    top.g_optimizer.iterations.assign(5)
+    assert loss(top) == pytest.approx(g_loss[[4, 1]].mean(), rel=1e-6)
+    # Gradients reach G only through the kept fakes.
+    x = tf.Variable(fake)
+    with tf.GradientTape() as tape:
+        value = top.generator_loss(x, None, tf.constant(6.0))
+    grad = tape.gradient(value, x).numpy()
+    assert np.abs(grad[[0, 2, 3, 5]]).max() == 0 and np.abs(grad[[1, 4]]).min() > 0
+
+
+def test_top_k_rejects_bad_options_and_leaves_d_alone():
+    for kw, msg in (({"min_fraction": 0}, "min_fraction must be in"),
+                    ({"decay": 1.5}, "decay must be in"),
+                    ({"decay_steps": 0}, "decay_steps must be an integer")):
+        with pytest.raises(ValueError, match=msg):
+            objectives.TopK(**kw)
+    top = make(discriminator=linear_d(W), top_k=0.5, top_k_decay=0.5)
+    rng = np.random.default_rng(3)
+    real, fake = rng.normal(size=(8, 2)).astype("float32"), rng.normal(size=(8, 2)).astype("float32")
+    assert d_loss(top, real, fake) == pytest.approx(d_loss(make(discriminator=linear_d(W)), real, fake))
+
+
 # ----------------------------------------------------- spectral norm and TTUR
 
 def test_spectral_norm_from_the_constructor_trains_and_normalises():
@@ -336,11 +401,12 @@ def test_acgan_discriminator_predicts_the_class():
 ALL_OPTIONS = dict(gradient_penalty="wgan-lp", gp_weight=3.0, r1_gamma=0.5, d_weight_penalty=1e-4,
                    instance_noise=0.1, instance_noise_steps=50, replay_buffer_size=32, replay_fraction=0.25,
                    feature_matching=0.5, feature_matching_layer="lrelu_0", packing=2, unrolled_steps=1,
-                   real_label=0.9)
+                   real_label=0.9, top_k=0.25, top_k_decay=0.9, top_k_decay_steps=3)
 ALL_PIECES = dict(
     loss=losses.GANLoss("non_saturating", real_label=0.9),
     terms=[regularizers.GradientPenalty(3.0, one_sided=True), regularizers.R1(0.5),
-           regularizers.WeightPenalty(1e-4), objectives.FeatureMatching(0.5, "lrelu_0")],
+           regularizers.WeightPenalty(1e-4), objectives.FeatureMatching(0.5, "lrelu_0"),
+           objectives.TopK(0.25, 0.9, 3)],
     transforms=[transforms.InstanceNoise(0.1, 50), transforms.Replay(32, 0.25), transforms.Packing(2)],
     step=steps.Unrolled(1))
 
@@ -358,7 +424,7 @@ def test_every_option_round_trips_through_save_and_load(tmp_path):
     assert type(back) is kgan.GAN
     assert json.loads(json.dumps(back.get_config())) == json.loads(json.dumps(cfg))
     assert (back.loss_pair, back.terms, back.transforms, back.step_strategy) == tuple(ALL_PIECES.values())
-    assert back.step_strategy._optimizer is not None and back.terms[-1]._net is not None
+    assert back.step_strategy._optimizer is not None and back.terms[3]._net is not None
     np.testing.assert_array_equal(back.generate(4, seed=1), gan.generate(4, seed=1))
     for cls, kw in ((kgan.WGANGP, {}), (kgan.ACGAN, {"num_classes": 3})):
         model = make(cls, **kw)
@@ -415,15 +481,16 @@ def test_training_cli_reaches_the_options():
     config, _ = training.parse_args([
         "--variant", "wgangp", "--dataset", "ring", "--packing", "2", "--spectral-norm",
         "--minibatch-std", "4", "--r1-gamma", "0.5", "--instance-noise", "0.1", "--instance-noise-steps", "9",
-        "--replay-buffer-size", "64", "--feature-matching", "0.5", "--unrolled-steps", "1", "--hidden-units", "8"])
+        "--replay-buffer-size", "64", "--feature-matching", "0.5", "--unrolled-steps", "1", "--hidden-units", "8",
+        "--top-k", "0.5"])
     c = training.resolve(config)
     assert (c["loss"], c["gradient_penalty"], c["d_steps"]) == ("wasserstein", "wgan-gp", 5)
-    gan = training.build_model(c, (2,), 8)
+    gan = training.build_model(c, (2,), 8, steps_per_epoch=40)
     assert type(gan) is kgan.WGANGP and gan.get_config()["discriminator_options"] == {
         "hidden_units": (8,), "spectral_norm": True, "minibatch_std": 4}
     assert gan.d_steps == 5 and gan.step_strategy == steps.Unrolled(1)
     assert gan.terms == [regularizers.GradientPenalty(10.0), regularizers.R1(0.5),
-                         objectives.FeatureMatching(0.5)]
+                         objectives.FeatureMatching(0.5), objectives.TopK(0.5, 0.99, 40)]
     assert gan.transforms == [transforms.InstanceNoise(0.1, 9), transforms.Replay(64, 0.5),
                               transforms.Packing(2)]
     plain = training.resolve(training.parse_args(["--variant", "acgan"])[0])
@@ -452,11 +519,14 @@ def test_bad_options_fail_clearly():
 DIST_CASES = {
     "wgan-gp": (kgan.WGANGP, {"d_steps": 2}),
     "r1": (kgan.GAN, {"r1_gamma": 1.0}),
+    "lazy-r1": (kgan.GAN, {"r1_gamma": 1.0, "r1_every": 3}),
     "every-other-trick": (kgan.GAN, {
         "packing": 2, "instance_noise": 0.3, "instance_noise_steps": 3, "replay_buffer_size": 24,
         "feature_matching": 0.5, "unrolled_steps": 1, "d_weight_penalty": 1e-3,
         "discriminator_options": {"hidden_units": (16,), "minibatch_std": 4, "spectral_norm": True}}),
     "shared-fakes": (kgan.GAN, {"shared_fakes": True, "d_steps": 2, "r1_gamma": 1.0}),
+    # k over the GLOBAL batch: a per-replica top-k keeps other fakes and fails here
+    "top-k": (kgan.GAN, {"top_k": 0.25, "top_k_decay": 0.5, "top_k_decay_steps": 1}),
     "acgan": (kgan.ACGAN, {"num_classes": 3, "real_label": 0.9, "replay_buffer_size": 24,
                            "gradient_penalty": "wgan-gp", "gp_weight": 1.0}),
 }

@@ -255,6 +255,10 @@ class GAN(AdversarialModel):
         record = Record(None, fake_in, labels, labels, None, fake_scores, None, fake_logits,
                         model=self, batch=batch, count=global_batch / float(self.packing), z=z)
         adversarial = self.loss_pair.generator(fake_scores)
+        for term in self.terms:
+            weights = term.generator_weights(record)
+            if weights is not None:
+                adversarial = adversarial * ops.cast(weights, adversarial.dtype)
         return self._total(adversarial, record, "generator", self.generator)
 
     # -------------------------------------------------------------- updates

@@ -12,7 +12,8 @@ Each piece has one job and one protocol:
   R1, weight penalty, feature matching, the AC-GAN class loss). It reads a
   :class:`kgan.core.record.Record` of what the step produced and returns
   per-D-input values (``per_example = True``) or one whole-model scalar;
-  the model, not the term, applies the distribution rule.
+  the model, not the term, applies the distribution rule. A term may also
+  reweight G's per-example adversarial values (``generator_weights``).
 * :class:`Transform`: what is done to D's inputs (instance noise, packing,
   replay of old fakes): every D call goes through the model's ``view``,
   which applies them in order (StyleGAN2-ADA's one ``run_D`` hook).
@@ -82,6 +83,14 @@ class Term(Piece):
 
     def generator(self, record):
         """G's share of the term, from a :class:`kgan.core.record.Record`."""
+        return None
+
+    def generator_weights(self, record):
+        """Per-D-input weights ``[n]`` of G's adversarial loss, or ``None``.
+
+        The model multiplies G's per-example adversarial values by them
+        before the terms are added (top-k training zeroes the worst fakes).
+        """
         return None
 
 
