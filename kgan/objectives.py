@@ -14,7 +14,7 @@ from keras import ops
 from kgan import losses
 from kgan.core import replica
 from kgan.core.pieces import Term, Transform
-from kgan.regularizers import _nonneg
+from kgan.regularizers import _count, _nonneg
 
 
 @keras.saving.register_keras_serializable(package="kgan")
@@ -270,10 +270,8 @@ class TopK(Term):
         for name, value in (("min_fraction", min_fraction), ("decay", decay)):
             if value is None or not 0.0 < float(value) <= 1.0:
                 raise ValueError(f"TopK {name} must be in (0, 1], got {value}.")
-        if int(decay_steps) < 1 or int(decay_steps) != decay_steps:
-            raise ValueError(f"TopK decay_steps must be an integer >= 1, got {decay_steps}.")
         self.min_fraction, self.decay = float(min_fraction), float(decay)
-        self.decay_steps = int(decay_steps)
+        self.decay_steps = _count("TopK decay_steps", decay_steps)
 
     def kept_fraction(self, g_step):
         """The share of the batch G learns from after ``g_step`` G updates."""

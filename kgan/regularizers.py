@@ -198,6 +198,13 @@ def _nonneg(name, value):
     return float(value)
 
 
+def _count(name, value):
+    """``value`` as an int >= 1, or a ValueError naming ``name``."""
+    if int(value) < 1 or int(value) != value:
+        raise ValueError(f"{name} must be an integer >= 1, got {value}.")
+    return int(value)
+
+
 @keras.saving.register_keras_serializable(package="kgan")
 class GradientPenalty(Term):
     """The WGAN-GP / WGAN-LP penalty as a discriminator term.
@@ -257,9 +264,7 @@ class R1(Term):
 
     def __init__(self, gamma=10.0, every=1):
         self.gamma = _nonneg("R1 gamma", gamma)
-        if int(every) < 1 or int(every) != every:
-            raise ValueError(f"R1 every must be an integer >= 1, got {every}.")
-        self.every = int(every)
+        self.every = _count("R1 every", every)
 
     def discriminator(self, record):
         if self.every == 1:
