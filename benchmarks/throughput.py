@@ -32,6 +32,10 @@ table and writes JSON.
     python benchmarks/throughput.py --quick         # smoke run
     python benchmarks/throughput.py --kernels-only  # matmul and per-layer kernels only
     python benchmarks/throughput.py --torch-python /path/to/venv/bin/python  # + PyTorch rows
+    TF_ENABLE_ONEDNN_OPTS=0 python benchmarks/throughput.py  # TF's own default kernels on AVX2 CPUs
+
+``import kgan`` turns TensorFlow's oneDNN CPU kernels on where TensorFlow
+leaves them off (``kgan/_cpu.py``); the device line says which was used.
 """
 
 from __future__ import annotations
@@ -47,12 +51,11 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import kgan  # noqa: E402  first: it turns TF's oneDNN kernels on where TF leaves them off
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
-
-import kgan  # noqa: E402
 
 LATENT = 100
 SHAPE = (28, 28, 1)
@@ -314,19 +317,30 @@ def plain_loop(images, batch, steps, jit, seed=0, tape_g=False, sync_every_step=
 
 
 class _Timer(keras.callbacks.Callback):
-    def __init__(self, warmup_steps):
+    """Times the steps after ``warmup_steps``; with ``after_choice``, after
+    ``jit_compile="auto"`` has chosen (its own timing phase is not the row)."""
+
+    def __init__(self, warmup_steps, after_choice=False):
         super().__init__()
         self.warmup_steps = warmup_steps
-        self.t0 = None
+        self.after_choice = after_choice
+        self.t0 = self.chosen_at = None
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.t0 is None and self.model.step >= self.warmup_steps:
+        # Steps from the batch index (one epoch), not model.step: a variable
+        # read per step is work that the plain loop does not do.
+        done = batch + 1
+        if self.after_choice and self.chosen_at is None:
+            if self.model.jit_choice is None:
+                return
+            self.chosen_at = done  # a retrace may follow: warm up again
+        if self.t0 is None and done >= self.warmup_steps + (self.chosen_at or 0):
             self.t0 = time.perf_counter()
-            self.start_step = self.model.step
+            self.start_step = done
+        self.end_step = done
 
     def on_train_end(self, logs=None):
         self.t1 = time.perf_counter()
-        self.end_step = self.model.step
 
 
 class Skipped(Exception):
@@ -360,8 +374,14 @@ def kgan_fit(images, batch, steps, jit, spe, seed=0, pipeline="stream", nets="tu
         ds = tf.data.Dataset.from_tensor_slices(images).shuffle(len(images), seed=seed).repeat()
         ds = ds.batch(batch, drop_remainder=True)
     warm = 3 * spe
-    timer = _Timer(warm)
-    gan.fit(ds, epochs=1, steps_per_epoch=warm + max(spe, steps - steps % spe), verbose=0, callbacks=[timer])
+    timer = _Timer(warm, after_choice=jit == "auto")
+    choosing = 0
+    if jit == "auto":  # ChooseJit's own phase: warm-up, timed plain steps, the XLA compile, timed XLA steps
+        choosing = kgan.core.guards.ChooseJit().phase_steps
+    gan.fit(ds, epochs=1, steps_per_epoch=choosing + warm + max(spe, steps - steps % spe), verbose=0,
+            callbacks=[timer])
+    if timer.t0 is None:
+        raise RuntimeError("the timer never started: too few steps for the warm-up")
     return (timer.end_step - timer.start_step) * batch / (timer.t1 - timer.t0), gan
 
 
@@ -644,7 +664,8 @@ def main(argv=None):
         images, _ = kgan.data.load("digits")
     gpus = tf.config.list_physical_devices("GPU")
     device = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU") if gpus else (
-        f"CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()})")
+        f"CPU ({os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
+        f"oneDNN {'on' if kgan._cpu.onednn_enabled() else 'off'}, set by {kgan._cpu.DECIDED_BY})")
 
     per_net, flops = {}, {}
     mm_before, mm_sizes = matmul_gflops()
@@ -702,6 +723,8 @@ def main(argv=None):
     result = {
         "command": _command(argv),
         "device": device, "tensorflow": tf.__version__, "keras": keras.__version__,
+        "onednn": {"enabled": kgan._cpu.onednn_enabled(), "decided_by": kgan._cpu.DECIDED_BY,
+                   kgan._cpu.VARIABLE: os.environ.get(kgan._cpu.VARIABLE)},
         "batch": a.batch, "timed_steps": a.steps, "repeats": a.repeats,
         "matmul_gflops": mm, "matmul_gflops_by_size": mm_sizes, "matmul_gflops_start_end": [mm_before, mm_after],
         "networks": per_net, "training": rows, "serving": serve,

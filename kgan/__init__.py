@@ -7,6 +7,8 @@ Example:
     >>> gan.fit(dataset, epochs=10)
 """
 
+# Before anything imports TensorFlow: oneDNN's CPU kernels (kgan/_cpu.py).
+from kgan import _cpu  # noqa: F401  isort: skip
 from kgan import (data, data_pairs, image_networks, latent, layers, losses, networks, noise,
                   objectives, options, regularizers, steps, text, transforms)
 from kgan.core.adversarial import AdversarialModel, NonFiniteLossError

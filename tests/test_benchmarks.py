@@ -244,3 +244,27 @@ def test_source_ceiling_classifier_sees_7x7_maps(shape):
     dense = [layer for layer in model.layers if isinstance(layer, layers.Dense)][0]
     assert tuple(dense.kernel.shape) == (7 * 7 * 128, 256)
     assert model(keras.ops.zeros((2,) + shape)).shape == (2, 10)
+
+
+def test_timer_of_the_auto_row_starts_after_the_choice(throughput):
+    # jit_compile="auto" spends its first steps timing both forms; the row must
+    # time the chosen form only: `warmup` steps after the choice, then on.
+    class Model:
+        jit_choice = None
+
+    timer = throughput._Timer(2, after_choice=True)
+    timer.set_model(Model())
+    for batch in range(5):  # the choosing phase: steps 1-5
+        timer.on_train_batch_end(batch)
+    assert timer.t0 is None
+    Model.jit_choice = {"jit_compile": False}
+    for batch in range(5, 12):
+        timer.on_train_batch_end(batch)
+        assert (timer.t0 is None) == (batch + 1 < 6 + 2)
+    timer.on_train_end()
+    assert (timer.start_step, timer.end_step) == (8, 12) and timer.t1 >= timer.t0
+    plain = throughput._Timer(3)
+    plain.set_model(Model())
+    for batch in range(6):
+        plain.on_train_batch_end(batch)
+    assert (plain.start_step, plain.end_step) == (3, 6)
