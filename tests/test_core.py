@@ -232,7 +232,9 @@ def test_generate_checks_the_count_and_works_batch_by_batch(monkeypatch):
         gan.generate(1000)
     monkeypatch.undo()
     whole = gan.generate(10, seed=4)
-    np.testing.assert_array_equal(gan.generate(10, seed=4, batch_size=3), whole)
+    # Same samples batch by batch, to float32 round-off: oneDNN's kernels (kgan/_cpu.py)
+    # block a matmul by its batch size, so the last bits depend on it (measured 7e-8).
+    np.testing.assert_allclose(gan.generate(10, seed=4, batch_size=3), whole, rtol=1e-5, atol=1e-6)
 
 
 def test_nan_guard_under_two_replicas():

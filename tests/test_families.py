@@ -45,7 +45,9 @@ class TestConditionalDCGAN(FamilyTestCase):
     kwargs = {"data_shape": (28, 28, 1), "latent_dim": 8, "num_classes": 3,
               "loss": "least_squares", "generator_options": CONV, "discriminator_options": CONV}
     replica_kwargs = SYNC
-    rtol = 1e-4
+    # Synchronised batch statistics sum in another order (as TestDCGAN): one weight of
+    # 2,352 was 1.4e-5 off after 4 Adam steps on an AVX2 CPU (Eigen kernels), over 1e-5.
+    rtol = 5e-4
 
 
 class TestWGANGP(FamilyTestCase):
