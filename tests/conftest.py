@@ -12,9 +12,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # TensorFlow before kgan: the suite runs TF's own CPU-kernel default for this
 # machine (kgan/_cpu.py leaves it alone once TF is loaded), and subprocesses
 # are told the same, so a fresh process computes what this one does. The
-# replica and batch-size comparisons' tolerances were set on those kernels;
-# with oneDNN on an AVX2 CPU they differ from one device by 2e-5 in a weight
-# (tests/test_cpu.py covers kgan's own default).
+# replica and batch-size comparisons' tolerances were set on those kernels
+# (oneDNN on an AVX2 CPU blocks matmuls by batch size: generate() batch by
+# batch differed by 7e-8). tests/test_cpu.py covers kgan's own default.
 import tensorflow  # noqa: E402,F401  isort: skip
 from kgan import _cpu  # noqa: E402
 
