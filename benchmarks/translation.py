@@ -81,9 +81,8 @@ ROWS = {
     "sr4/srgan": {"task": "sr4", "model": "SRGAN", "adversarial_weight": 1e-3,
                   "feature_weight": 0.006, "features": True, "generator_options": SR_G,
                   "discriminator_options": SR_D},
-    # 3,000 steps: at 2,000 seed 0 read 96.7 % (97.3 % at 3,000; benchmarks/README.md)
     "edges/pix2pix": {"task": "edges", "model": "Pix2Pix", "generator_options": UNET,
-                      "discriminator_options": PATCH, "steps": 3000},
+                      "discriminator_options": PATCH},
     "inpaint/pix2pix": {"task": "inpaint", "model": "Pix2Pix", "inpainting": True,
                         "generator_options": UNET, "discriminator_options": PATCH},
     "inpaint/l1_only": {"task": "inpaint", "model": "Pix2Pix", "inpainting": True,
@@ -154,7 +153,7 @@ def train_feature_network(d, epochs, seed=0):
 def build(cfg, seed, features):
     import kgan
 
-    kw = {k: v for k, v in cfg.items() if k not in ("task", "model", "features", "steps")}
+    kw = {k: v for k, v in cfg.items() if k not in ("task", "model", "features")}
     if cfg["model"] == "SRGAN":
         return kgan.SRGAN(source_shape=(7, 7, 1), seed=seed,
                           feature_extractor=features if cfg.get("features") else None, **kw)
@@ -162,11 +161,6 @@ def build(cfg, seed, features):
         shape = (28, 28, 2) if cfg.get("inpainting") else (28, 28, 1)
         return kgan.Pix2Pix(source_shape=shape, target_shape=(28, 28, 1), seed=seed, **kw)
     return kgan.CycleGAN(source_shape=(28, 28, 1), seed=seed, **kw)
-
-
-def row_steps(cfg, run):
-    """A row's train steps: ``--steps`` (or a quick run) wins, else the row's own, else FULL's."""
-    return run["steps"] if run.get("steps_forced") else cfg.get("steps", run["steps"])
 
 
 def train(cfg, seed, d, tasks, run, features):
@@ -184,7 +178,7 @@ def train(cfg, seed, d, tasks, run, features):
         src, tgt = tasks[cfg["task"]]["train"]
         ds, _ = kgan.data.training_stream(src, tgt, run["batch_size"], seed)
     t0 = time.time()
-    hist = model.fit(ds, epochs=1, steps_per_epoch=row_steps(cfg, run), verbose=0)
+    hist = model.fit(ds, epochs=1, steps_per_epoch=run["steps"], verbose=0)
     return model, time.time() - t0, {k: float(v[-1]) for k, v in hist.history.items()}
 
 
@@ -297,7 +291,7 @@ def summarize(results, floors):
 
 def main(argv=None):
     args = parse_args(argv)
-    run = dict(QUICK if args.quick else FULL, steps_forced=bool(args.quick or args.steps))
+    run = dict(QUICK if args.quick else FULL)
     if args.steps:
         run["steps"] = args.steps
     seeds = ([int(v) for v in args.seed_list.split(",")] if args.seed_list
@@ -349,8 +343,7 @@ def main(argv=None):
                     m = paired_metrics(cfg["task"], out_imgs, d, tasks, judges["mnist"],
                                        ref_feats)
                     fig = (src, out_imgs, tgt)
-            m.update(seed=seed, train_seconds=round(secs, 2), final_losses=last,
-                     steps=0 if cfg["model"] is None else row_steps(cfg, run))
+            m.update(seed=seed, train_seconds=round(secs, 2), final_losses=last)
             results[row].append(m)
             if seed == seeds[0] or cfg["model"] is None:
                 save_figure(os.path.join(out, row.replace("/", "_") + ".png"), *fig)

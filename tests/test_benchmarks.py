@@ -236,16 +236,6 @@ def test_translation_targets_pair_seeds_and_fail_one_bad_seed():
     assert got["CycleGAN MNIST->digits label accuracy >= 90 %"] is None
 
 
-def test_translation_rows_train_their_own_steps_unless_told():
-    tr = _load("translation")
-    full = dict(tr.FULL, steps_forced=False)
-    assert tr.row_steps(tr.ROWS["edges/pix2pix"], full) == 3000
-    assert tr.row_steps(tr.ROWS["inpaint/pix2pix"], full) == 2000
-    told = dict(full, steps=500, steps_forced=True)  # --steps 500 or a quick run
-    assert tr.row_steps(tr.ROWS["edges/pix2pix"], told) == 500
-    assert tr.parse_args(["--seed-list", "1,2"]).seed_list == "1,2"
-
-
 @pytest.mark.parametrize("shape", [(7, 7, 1), (28, 28, 1), (28, 28, 2)])
 def test_source_ceiling_classifier_sees_7x7_maps(shape):
     # 28x28 sources are pooled to the 7x7 grid of the SR source, so the dense
