@@ -91,6 +91,11 @@ def save_mixture_scatter(points, path, mixture, num_std=3.0, size=480):
     return path
 
 
+def seeds(seed_list, count):
+    """The seeds to run: ``--seed-list`` ("1,2") when given, else 0..count-1."""
+    return [int(v) for v in seed_list.split(",")] if seed_list else list(range(count))
+
+
 def environment():
     """Versions and machine facts recorded next to every result."""
     import keras

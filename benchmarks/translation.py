@@ -294,8 +294,7 @@ def main(argv=None):
     run = dict(QUICK if args.quick else FULL)
     if args.steps:
         run["steps"] = args.steps
-    seeds = ([int(v) for v in args.seed_list.split(",")] if args.seed_list
-             else list(range(1 if args.quick else args.seeds)))
+    seeds = common.seeds(args.seed_list, 1 if args.quick else args.seeds)
     wanted = args.rows.split(",")
     rows = [r for r in ROWS if args.rows == "all" or r in wanted or r.split("/")[0] in wanted]
     if not rows:

@@ -265,7 +265,7 @@ def main(argv=None):
     base = BASES[args.base]
     datasets = args.datasets.split(",")
     seeds, steps, num = ([0], 100, 500) if args.quick else (
-        [int(v) for v in args.seed_list.split(",")] if args.seed_list else list(range(args.seeds)),
+        common.seeds(args.seed_list, args.seeds),
         args.steps, NUM_EVAL_SAMPLES)
     results = []
     for ds in datasets:
