@@ -153,7 +153,7 @@ def train_feature_network(d, epochs, seed=0):
 def build(cfg, seed, features):
     import kgan
 
-    kw = {k: v for k, v in cfg.items() if k not in ("task", "model", "features")}
+    kw = {k: v for k, v in cfg.items() if k not in ("task", "model", "features", "jitter")}
     if cfg["model"] == "SRGAN":
         return kgan.SRGAN(source_shape=(7, 7, 1), seed=seed,
                           feature_extractor=features if cfg.get("features") else None, **kw)
@@ -166,7 +166,6 @@ def build(cfg, seed, features):
 def train(cfg, seed, d, tasks, run, features):
     import keras
 
-    import kgan
     from kgan import data_pairs
 
     keras.utils.set_random_seed(seed)
@@ -174,9 +173,13 @@ def train(cfg, seed, d, tasks, run, features):
     model.compile(steps_per_execution=run["steps_per_execution"])
     if cfg["task"] == "mnist2digits":
         ds, _ = data_pairs.unpaired_stream(d["train"][0], d["digits"][0], run["batch_size"], seed)
+    elif cfg["task"] == "inpaint":  # a new hole every step; held-out holes stay fixed
+        ds, _ = data_pairs.inpainting_stream(d["train"][0], run["batch_size"], seed,
+                                             jitter=cfg.get("jitter", 0))
     else:
         src, tgt = tasks[cfg["task"]]["train"]
-        ds, _ = kgan.data.training_stream(src, tgt, run["batch_size"], seed)
+        ds, _ = data_pairs.paired_stream(src, tgt, run["batch_size"], seed,
+                                         jitter=cfg.get("jitter", 0))
     t0 = time.time()
     hist = model.fit(ds, epochs=1, steps_per_epoch=run["steps"], verbose=0)
     return model, time.time() - t0, {k: float(v[-1]) for k, v in hist.history.items()}

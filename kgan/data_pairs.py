@@ -17,9 +17,10 @@ Every image is float32 in [-1, 1]. The inpainting mask channel is +1 in the
 hole and -1 elsewhere (a PNG's alpha channel carries it); the hole itself is
 filled with 0 (mid grey) in the image channel.
 
-Paired batches come from :func:`kgan.data.training_stream` with the targets
-as its second array (exact resume at any step); unpaired ones from
-:func:`unpaired_stream`.
+Paired batches come from :func:`paired_stream` (optionally with pix2pix's
+random jitter), inpainting batches from :func:`inpainting_stream` (a new hole
+every step), unpaired ones from :func:`unpaired_stream`; each is a pure
+function of (seed, step), so a resumed run is exact.
 
 tfds (on a machine that can download): the CycleGAN sets are
 ``cycle_gan/horse2zebra``, ``cycle_gan/monet2photo``, ``cycle_gan/apple2orange``
@@ -86,8 +87,30 @@ def edge_pairs(images):
     return (mag / np.maximum(peak, 1e-6) * 2.0 - 1.0).astype(np.float32), x
 
 
+def _hole_side(h, w, hole):
+    hole = h // 2 if hole is None else int(hole)
+    if not 1 <= hole <= min(h, w):
+        raise ValueError(f"hole: expected a side in [1, {min(h, w)}], got {hole}.")
+    return hole
+
+
+def _cut_holes(x, top, left, hole):
+    """``x`` with a ``hole`` x ``hole`` square at (top, left) per image, plus the mask channel."""
+    h, w = x.shape[1], x.shape[2]
+    rows = tf.range(h)[None, :, None]
+    cols = tf.range(w)[None, None, :]
+    top, left = tf.cast(top, tf.int32)[:, None, None], tf.cast(left, tf.int32)[:, None, None]
+    inside = ((rows >= top) & (rows < top + hole) & (cols >= left) & (cols < left + hole))[..., None]
+    source = tf.where(inside, tf.zeros_like(x), x)
+    mask = tf.where(inside, 1.0, -1.0)
+    return tf.concat([source, mask], -1)
+
+
 def inpainting_pairs(images, hole=None, seed=0):
     """``(source, images)``: a random square hole per image plus a mask channel.
+
+    One fixed hole per image: the held-out set of an inpainting benchmark.
+    Train on :func:`inpainting_stream`, which draws new holes every step.
 
     Args:
         images: float ``[N, H, W, C]`` in [-1, 1].
@@ -103,18 +126,118 @@ def inpainting_pairs(images, hole=None, seed=0):
     """
     x = _images(images)
     n, h, w, _ = x.shape
-    hole = h // 2 if hole is None else int(hole)
-    if not 1 <= hole <= min(h, w):
-        raise ValueError(f"hole: expected a side in [1, {min(h, w)}], got {hole}.")
+    hole = _hole_side(h, w, hole)
     rng = np.random.default_rng(seed)
     top = rng.integers(0, h - hole + 1, n)
     left = rng.integers(0, w - hole + 1, n)
-    rows, cols = np.arange(h)[None, :, None], np.arange(w)[None, None, :]
-    inside = ((rows >= top[:, None, None]) & (rows < top[:, None, None] + hole)
-              & (cols >= left[:, None, None]) & (cols < left[:, None, None] + hole))[..., None]
-    source = np.where(inside, 0.0, x)
-    mask = np.where(inside, 1.0, -1.0)
-    return np.concatenate([source, mask], -1).astype(np.float32), x
+    return _cut_holes(tf.constant(x), top, left, hole).numpy(), x
+
+
+def _draws(seed, salt, step, shape):
+    """Uniform [0, 1) numbers that depend only on (seed + salt, step): exact on resume."""
+    return tf.random.stateless_uniform(shape, tf.stack([tf.constant(seed, tf.int64) + salt, step]))
+
+
+# Salts keep each draw's stream apart from the others and from the shuffle's (seed, epoch).
+_HOLES, _JITTER = 0x5EED, 0x5EED + (1 << 32)
+
+
+def _jitter(tensors, u, pad):
+    """Shifts every tensor of an example by the same random offset of up to +-``pad`` pixels.
+
+    Pads with -1 (the background of every offline task) and crops back at an
+    offset drawn from ``u [B, 2]``: pix2pix's random jitter (Isola et al.
+    2017, resize-and-crop), as a translation that keeps the digits' scale.
+    """
+    h, w = tensors[0].shape[1], tensors[0].shape[2]
+    off = tf.cast(tf.floor(u * (2 * pad + 1)), tf.int32)
+    rows = off[:, :1] + tf.range(h)[None]
+    cols = off[:, 1:] + tf.range(w)[None]
+    out = []
+    for t in tensors:
+        t = tf.pad(t, [[0, 0], [pad, pad], [pad, pad], [0, 0]], constant_values=-1.0)
+        t = tf.gather(t, rows, axis=1, batch_dims=1)
+        out.append(tf.gather(t, cols, axis=2, batch_dims=1))
+    return out
+
+
+def paired_stream(sources, targets, batch_size=64, seed=0, start_step=0, jitter=0):
+    """Endless ``(source, target)`` batches, optionally jittered, exact on resume.
+
+    :func:`kgan.data.training_stream` over the pairs; with ``jitter`` > 0 each
+    pair is shifted by one random offset of up to +-``jitter`` pixels drawn
+    from ``(seed, step)`` (pix2pix's random jitter; Isola et al. 2017), so
+    the generator sees new placements instead of the same few thousand pairs.
+    Source and target must share their height and width.
+
+    Args:
+        sources, targets: float ``[N, H, W, C]`` in [-1, 1] (background -1).
+        batch_size: global batch size.
+        seed: seed of the order and of the offsets.
+        start_step: first step to produce (for resuming).
+        jitter: largest shift in pixels (0: the pairs as they are).
+
+    Returns:
+        ``(dataset, steps_per_epoch)``.
+
+    Example:
+        >>> ds, steps = paired_stream(edges, digits, 64, seed=0, jitter=2)
+    """
+    ds, steps = data_lib.training_stream(sources, targets, batch_size, seed, start_step)
+    if not jitter:
+        return ds, steps
+    if np.shape(sources)[1:3] != np.shape(targets)[1:3]:
+        raise ValueError(f"jitter: expected sources and targets of one size, got "
+                         f"{np.shape(sources)[1:3]} and {np.shape(targets)[1:3]}.")
+
+    def shift(step, pair):
+        return tuple(_jitter(pair, _draws(seed, _JITTER, step, [batch_size, 2]), int(jitter)))
+
+    return ds.enumerate(start_step).map(shift).prefetch(tf.data.AUTOTUNE), steps
+
+
+def inpainting_stream(images, batch_size=64, seed=0, start_step=0, hole=None, jitter=0):
+    """Endless ``(source, target)`` inpainting batches with a new hole every step.
+
+    The images come in :func:`kgan.data.training_stream` order; each batch's
+    holes are drawn from ``(seed, step)`` with stateless random ops, so a
+    resumed run sees exactly the holes an uninterrupted one would, and no
+    (image, hole) pair repeats the way a fixed set of pairs does: the
+    context encoder (Pathak et al. 2016) samples its regions afresh in the
+    same way. With one fixed hole per image (3,500 MNIST digits, 2,000
+    steps) pix2pix's fills are often the wrong digit; see
+    benchmarks/README.md, "Image-to-image".
+
+    Args:
+        images: float ``[N, H, W, C]`` in [-1, 1], the whole digits.
+        batch_size: global batch size.
+        seed: seed of the order and of the holes.
+        start_step: first step to produce (for resuming).
+        hole: side of the square hole (default ``H // 2``).
+        jitter: largest random shift of the digits in pixels, as in
+            :func:`paired_stream` (0: none).
+
+    Returns:
+        ``(dataset, steps_per_epoch)``; sources are ``[B, H, W, C + 1]`` as
+        :func:`inpainting_pairs` makes them.
+
+    Example:
+        >>> ds, steps = inpainting_stream(digits, 64, seed=0)
+        >>> Pix2Pix(source_shape=(28, 28, 2), inpainting=True).fit(ds, steps_per_epoch=steps)
+    """
+    x = _images(images)
+    _, h, w, _ = x.shape
+    hole = _hole_side(h, w, hole)
+    ds, steps = data_lib.training_stream(x, None, batch_size, seed, start_step)
+    span = tf.constant([h - hole + 1, w - hole + 1], tf.float32)
+
+    def cut(step, batch):
+        if jitter:
+            batch = _jitter([batch], _draws(seed, _JITTER, step, [batch_size, 2]), int(jitter))[0]
+        at = tf.cast(tf.floor(_draws(seed, _HOLES, step, [batch_size, 2]) * span), tf.int32)
+        return _cut_holes(batch, at[:, 0], at[:, 1], hole), batch
+
+    return ds.enumerate(start_step).map(cut).prefetch(tf.data.AUTOTUNE), steps
 
 
 def make_pairs(task, images, seed=0):

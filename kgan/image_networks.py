@@ -126,9 +126,13 @@ class SubPixelUpsampling(layers.Layer):
 
 
 def unet_depth(size, max_depth=8):
-    """Halvings a U-Net can do on side ``size``: the most with ``size % 2**d == 0``."""
+    """Halvings to a 1x1 bottleneck on side ``size`` (``ceil(log2(size))``, at most ``max_depth``).
+
+    The paper's 256x256 U-Net has 8 levels, so its bottleneck sees the whole
+    image; a side that is not a power of two is padded up (28 -> 32: 5 levels).
+    """
     d = 0
-    while d < max_depth and size % (2 ** (d + 1)) == 0:
+    while d < max_depth and 2 ** d < size:
         d += 1
     return d
 
@@ -139,7 +143,7 @@ def build_unet_generator(source_shape, target_channels, base_filters=64, depth=N
     """Pix2Pix's U-Net: 4x4 stride-2 encoder, mirrored decoder, skip connections.
 
     Encoder ``C64-C128-C256-C512-C512...`` (LeakyReLU 0.2, no norm on the
-    first layer), decoder with ReLU, dropout 0.5 on the first
+    first and the innermost layer), decoder with ReLU, dropout 0.5 on the first
     ``dropout_layers`` decoder layers (the paper's only noise source), each
     decoder layer concatenated with its mirror, ``tanh`` output.
 
@@ -147,11 +151,13 @@ def build_unet_generator(source_shape, target_channels, base_filters=64, depth=N
     Networks", CVPR 2017, appendix 6.1.1.
 
     Args:
-        source_shape: ``(H, W, C_in)``; ``H`` and ``W`` divisible by ``2**depth``.
+        source_shape: ``(H, W, C_in)``; sides that are not multiples of
+            ``2**depth`` are padded with -1 and the output cropped back.
         target_channels: output channels.
         base_filters: filters of the first layer (paper: 64), doubled per level up to 8x.
-        depth: stride-2 levels (default: as many as the size allows, at most 8;
-            the paper's 256x256 uses 8).
+        depth: stride-2 levels (default :func:`unet_depth`: down to a 1x1
+            bottleneck, at most 8, as the paper's 256x256 uses 8; a shallower
+            U-Net cannot see far: 2 levels on 28x28 see about 10 pixels).
         dropout: dropout rate of the first decoder layers (paper: 0.5).
         dropout_layers: how many decoder layers get dropout (paper: 3).
         normalization: see the module docstring.
@@ -164,17 +170,28 @@ def build_unet_generator(source_shape, target_channels, base_filters=64, depth=N
         (None, 28, 28, 1)
     """
     h, w, _ = _check_image_shape(source_shape, "source_shape")
-    depth = unet_depth(min(h, w)) if depth is None else int(depth)
-    if depth < 1 or h % 2 ** depth or w % 2 ** depth:
-        raise ValueError(f"U-Net depth {depth}: {h}x{w} must be divisible by 2**depth and depth "
-                         f">= 1.")
+    most = unet_depth(min(h, w))
+    depth = most if depth is None else int(depth)
+    if not 1 <= depth <= max(1, most):
+        raise ValueError(f"U-Net depth {depth}: expected 1 to {max(1, most)} levels for a "
+                         f"{h}x{w} source (the last one reaches a 1x1 bottleneck).")
     x_in = keras.Input(source_shape, name="source")
-    x, skips = x_in, []
+    step = 2 ** depth
+    pad_h, pad_w = -h % step, -w % step
+    x = x_in
+    if pad_h or pad_w:
+        # Pad with -1 (the background of images in [-1, 1]) up to a multiple of 2**depth;
+        # Rescaling's offset turns ZeroPadding2D's zeros into -1 with built-in layers only.
+        x = layers.Rescaling(1.0, offset=1.0, name="pad_shift")(x)
+        x = layers.ZeroPadding2D(((pad_h // 2, pad_h - pad_h // 2),
+                                  (pad_w // 2, pad_w - pad_w // 2)), name="pad")(x)
+        x = layers.Rescaling(1.0, offset=-1.0, name="pad_unshift")(x)
+    skips = []
     for i in range(depth):
         f = base_filters * min(2 ** i, 8)
         x = layers.Conv2D(f, 4, strides=2, padding="same", use_bias=False, name=f"down{i}")(x)
-        if i > 0:
-            x = _norm(normalization, f"down{i}_norm")(x)
+        if 0 < i < depth - 1:  # as the paper's code: no norm first or innermost (a 1x1
+            x = _norm(normalization, f"down{i}_norm")(x)  # instance norm would zero it)
         x = layers.LeakyReLU(0.2, name=f"down{i}_act")(x)
         skips.append(x)
     for j, i in enumerate(reversed(range(depth - 1))):
@@ -189,6 +206,9 @@ def build_unet_generator(source_shape, target_channels, base_filters=64, depth=N
         x = layers.Concatenate(name=f"skip{i}")([x, skips[i]])
     out = layers.Conv2DTranspose(target_channels, 4, strides=2, padding="same",
                                  activation="tanh", name="output")(x)
+    if pad_h or pad_w:
+        out = layers.Cropping2D(((pad_h // 2, pad_h - pad_h // 2),
+                                 (pad_w // 2, pad_w - pad_w // 2)), name="crop")(out)
     return keras.Model(x_in, out, name=name)
 
 

@@ -80,6 +80,8 @@ def run(c, extra_callbacks=()):
     def stream(start):
         if c["variant"] == "cyclegan":
             return data_pairs.unpaired_stream(first, second, c["batch_size"], c["seed"], start)
+        if c["dataset"] == "inpaint":  # a new hole every step; the held-out holes stay fixed
+            return data_pairs.inpainting_stream(second, c["batch_size"], c["seed"], start)
         return kgan.data.training_stream(first, second, c["batch_size"], c["seed"], start)
 
     steps = stream(0)[1]

@@ -79,6 +79,9 @@ class TestPix2Pix(TranslationTestCase):
     kwargs = {"source_shape": (16, 16, 1), "generator_options": UNET,
               "discriminator_options": PATCH}
     rtol = 1e-4
+    # the un-normalised 1x1 bottleneck carries float32 reduction-order noise that Adam(1e-2)
+    # amplifies past rtol in one weight of 8192 (4e-5 absolute); at 1e-3 the runs agree
+    learning_rate = 1e-3
 
 
 class TestPix2PixInpainting(TranslationTestCase):

@@ -28,23 +28,42 @@ def images(n, shape, seed=0):
 
 
 # ------------------------------------------------------------------ networks
-@pytest.mark.parametrize("size,depth", [(28, 2), (16, 4), (64, 6), (256, 8)])
-def test_unet_depth_follows_the_size(size, depth):
+@pytest.mark.parametrize("size,depth", [(28, 5), (16, 4), (7, 3), (64, 6), (256, 8), (1000, 8)])
+def test_unet_depth_reaches_a_1x1_bottleneck(size, depth):
     assert nets.unet_depth(size) == depth
+
+
+def test_unet_pads_to_a_1x1_bottleneck_that_sees_the_whole_image():
+    g = nets.build_unet_generator((28, 28, 2), 1, base_filters=4, dropout=0.0)
+    assert g.output.shape == (None, 28, 28, 1)
+    assert g.get_layer("down4").output.shape == (None, 1, 1, 32)  # 28 -> 32 -> 1
+    assert len([l for l in g.layers if isinstance(l, nets.ReplicaDropout)]) == 0
+    # The padding is background (-1): an all -1 source equals its own padded frame.
+    pad = keras.Model(g.input, g.get_layer("pad_unshift").output)
+    np.testing.assert_array_equal(pad(-np.ones((1, 28, 28, 2), "float32")), -np.ones((1, 32, 32, 2)))
+    # Every output pixel depends on the farthest input pixel (a 2-level U-Net saw ~10 pixels).
+    x = tf.Variable(images(1, (28, 28, 2)))
+    with tf.GradientTape() as tape:
+        corner = g(x, training=False)[0, 0, 0, 0]
+    assert abs(float(tape.gradient(corner, x)[0, 27, 27, 0])) > 0
+    shallow = nets.build_unet_generator((28, 28, 2), 1, base_filters=4, depth=2, dropout=0.0)
+    with tf.GradientTape() as tape:
+        corner = shallow(x, training=False)[0, 0, 0, 0]
+    assert float(tape.gradient(corner, x)[0, 27, 27, 0]) == 0
 
 
 def test_unet_and_patchgan_shapes():
     g = nets.build_unet_generator((28, 28, 2), 1, base_filters=4)
     assert g.output.shape == (None, 28, 28, 1)
-    assert len([l for l in g.layers if isinstance(l, nets.ReplicaDropout)]) == 1  # depth 2
+    assert len([l for l in g.layers if isinstance(l, nets.ReplicaDropout)]) == 3  # paper: 3
     g64 = nets.build_unet_generator((64, 64, 3), 3, base_filters=2)
     assert len([l for l in g64.layers if isinstance(l, nets.ReplicaDropout)]) == 3  # paper: 3
     d = nets.build_patchgan_discriminator((64, 64, 3), (64, 64, 1), base_filters=4)
     assert d.output.shape == (None, 8, 8, 1)  # 3 stride-2 layers, then stride 1
     with pytest.raises(ValueError, match="one size"):
         nets.build_patchgan_discriminator((28, 28, 1), (7, 7, 1))
-    with pytest.raises(ValueError, match="divisible by 2"):
-        nets.build_unet_generator((28, 28, 1), 1, depth=3)
+    with pytest.raises(ValueError, match="expected 1 to 5 levels for a 28x28 source"):
+        nets.build_unet_generator((28, 28, 1), 1, depth=6)
 
 
 def test_replica_dropout_is_identity_at_inference_and_scales_in_training():
@@ -177,6 +196,55 @@ def test_offline_tasks():
     assert ((src[..., 1] > 0).sum((1, 2)) == 14 * 14).all()  # a quarter of the image
     with pytest.raises(ValueError, match="expected one of"):
         data_pairs.make_pairs("sr3", x)
+
+
+def test_inpainting_stream_draws_new_holes_and_resumes_exactly():
+    x = images(6, (8, 8, 1))
+    ds, steps = data_pairs.inpainting_stream(x, batch_size=3, seed=4, hole=4)
+    assert steps == 2
+    whole = [(s.numpy(), t.numpy()) for s, t in ds.take(6)]
+    resumed = [s.numpy() for s, _ in data_pairs.inpainting_stream(x, 3, 4, start_step=4,
+                                                                  hole=4)[0].take(2)]
+    np.testing.assert_array_equal(resumed[0], whole[4][0])
+    np.testing.assert_array_equal(resumed[1], whole[5][0])
+    masks = []
+    for src, tgt in whole:
+        inside = src[..., 1:] > 0
+        assert (inside.sum((1, 2, 3)) == 16).all()  # a 4x4 hole in each image
+        np.testing.assert_array_equal(src[..., :1], np.where(inside, 0.0, tgt))
+        assert set(np.unique(src[..., 1])) == {-1.0, 1.0}
+        masks.append({t.tobytes(): m.tobytes() for t, m in zip(tgt, inside)})
+    # The same image meets other holes on later passes (a fixed pair set would repeat them).
+    first = masks[0]
+    later = {k: v for m in masks[2:] for k, v in m.items() if k in first}
+    assert later and any(later[k] != first[k] for k in later)
+    with pytest.raises(ValueError, match=r"hole: expected a side in \[1, 8\], got 9"):
+        data_pairs.inpainting_stream(x, 3, hole=9)
+
+
+def test_paired_stream_jitters_both_images_by_one_offset():
+    x = -np.ones((4, 9, 9, 1), np.float32)
+    x[np.arange(4), 4, 4, 0] = 1.0  # one lit pixel at the centre
+    y = x.copy()
+    y[np.arange(4), 4, 5, 0] = 0.5  # the target: a second pixel beside it
+    plain, steps = data_pairs.paired_stream(x, y, batch_size=2, seed=1)
+    s, t = next(iter(plain))
+    assert steps == 2 and np.isin(s.numpy(), x).all()  # jitter 0: the pairs as they are
+    ds, _ = data_pairs.paired_stream(x, y, batch_size=2, seed=1, jitter=2)
+    offsets = []
+    for s, t in ds.take(8):
+        s, t = s.numpy(), t.numpy()
+        for a, b in zip(s, t):
+            (r,), (c,) = np.nonzero(a[..., 0] == 1.0)[0], np.nonzero(a[..., 0] == 1.0)[1]
+            assert abs(r - 4) <= 2 and abs(c - 4) <= 2
+            assert b[r, c, 0] == 1.0 and b[r, c + 1, 0] == 0.5  # the same shift
+            assert (a == -1.0).sum() == 80  # the padding is background
+            offsets.append((r, c))
+    assert len(set(offsets)) > 4
+    resumed = next(iter(data_pairs.paired_stream(x, y, 2, 1, start_step=5, jitter=2)[0]))
+    np.testing.assert_array_equal(resumed[0], list(ds.take(6))[5][0])
+    with pytest.raises(ValueError, match="jitter: expected sources and targets of one size"):
+        data_pairs.paired_stream(x[:, :7, :7], y, 2, jitter=1)
 
 
 def test_unpaired_stream_resumes_exactly():
