@@ -22,6 +22,12 @@ Rows and metrics (mean +- std over seeds; the held-out sources are fixed):
 * ``edges/pix2pix`` (Sobel edges -> digit): label accuracy, L1, FCD.
 * ``inpaint/pix2pix`` and ``inpaint/l1_only`` (14x14 hole): label accuracy,
   L1 in the hole, FCD; the same generator with and without the adversarial term.
+  Training draws a new hole every step (``data_pairs.inpainting_stream``); the
+  held-out holes are fixed.
+
+The pix2pix U-Nets go down to a 1x1 bottleneck (28x28 padded to 32, 5 levels);
+a row may set ``"jitter": k`` to train on pix2pix's random jitter (shifts of
+up to k pixels, ``data_pairs.paired_stream``).
 * ``mnist2digits/cyclegan``: MNIST->digits label accuracy by the digits
   classifier (held-out MNIST sources), digits->MNIST by the MNIST classifier
   (sources: the digits domain's own training images; no other digits are
