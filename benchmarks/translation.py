@@ -26,7 +26,7 @@ Rows and metrics (mean +- std over seeds; the held-out sources are fixed):
   held-out holes are fixed.
 
 The pix2pix U-Nets go down to a 1x1 bottleneck (28x28 padded to 32, 5 levels);
-a row may set ``"jitter": k`` to train on pix2pix's random jitter (shifts of
+a paired row (edges) may set ``"jitter": k`` to train on pix2pix's random jitter (shifts of
 up to k pixels, ``data_pairs.paired_stream``).
 * ``mnist2digits/cyclegan``: MNIST->digits label accuracy by the digits
   classifier (held-out MNIST sources), digits->MNIST by the MNIST classifier
@@ -180,8 +180,7 @@ def train(cfg, seed, d, tasks, run, features):
     if cfg["task"] == "mnist2digits":
         ds, _ = data_pairs.unpaired_stream(d["train"][0], d["digits"][0], run["batch_size"], seed)
     elif cfg["task"] == "inpaint":  # a new hole every step; held-out holes stay fixed
-        ds, _ = data_pairs.inpainting_stream(d["train"][0], run["batch_size"], seed,
-                                             jitter=cfg.get("jitter", 0))
+        ds, _ = data_pairs.inpainting_stream(d["train"][0], run["batch_size"], seed)
     else:
         src, tgt = tasks[cfg["task"]]["train"]
         ds, _ = data_pairs.paired_stream(src, tgt, run["batch_size"], seed,

@@ -196,7 +196,7 @@ def paired_stream(sources, targets, batch_size=64, seed=0, start_step=0, jitter=
     return ds.enumerate(start_step).map(shift).prefetch(tf.data.AUTOTUNE), steps
 
 
-def inpainting_stream(images, batch_size=64, seed=0, start_step=0, hole=None, jitter=0):
+def inpainting_stream(images, batch_size=64, seed=0, start_step=0, hole=None):
     """Endless ``(source, target)`` inpainting batches with a new hole every step.
 
     The images come in :func:`kgan.data.training_stream` order; each batch's
@@ -204,9 +204,7 @@ def inpainting_stream(images, batch_size=64, seed=0, start_step=0, hole=None, ji
     resumed run sees exactly the holes an uninterrupted one would, and no
     (image, hole) pair repeats the way a fixed set of pairs does: the
     context encoder (Pathak et al. 2016) samples its regions afresh in the
-    same way. With one fixed hole per image (3,500 MNIST digits, 2,000
-    steps) pix2pix's fills are often the wrong digit; see
-    benchmarks/README.md, "Image-to-image".
+    same way.
 
     Args:
         images: float ``[N, H, W, C]`` in [-1, 1], the whole digits.
@@ -214,8 +212,6 @@ def inpainting_stream(images, batch_size=64, seed=0, start_step=0, hole=None, ji
         seed: seed of the order and of the holes.
         start_step: first step to produce (for resuming).
         hole: side of the square hole (default ``H // 2``).
-        jitter: largest random shift of the digits in pixels, as in
-            :func:`paired_stream` (0: none).
 
     Returns:
         ``(dataset, steps_per_epoch)``; sources are ``[B, H, W, C + 1]`` as
@@ -232,8 +228,6 @@ def inpainting_stream(images, batch_size=64, seed=0, start_step=0, hole=None, ji
     span = tf.constant([h - hole + 1, w - hole + 1], tf.float32)
 
     def cut(step, batch):
-        if jitter:
-            batch = _jitter([batch], _draws(seed, _JITTER, step, [batch_size, 2]), int(jitter))[0]
         at = tf.cast(tf.floor(_draws(seed, _HOLES, step, [batch_size, 2]) * span), tf.int32)
         return _cut_holes(batch, at[:, 0], at[:, 1], hole), batch
 
