@@ -149,6 +149,17 @@ class TestCycleGANUNet(TranslationTestCase):
     learning_rate = 1e-3
 
 
+class TestCycleGANSemantic(TestCycleGAN):
+    # CyCADA's semantic term: a frozen classifier rides along in save, resume and replicas
+    def make(self, strategy=None, **extra):
+        with (strategy or tf.distribute.get_strategy()).scope():
+            x = keras.Input((16, 16, 1))
+            logits = keras.layers.Dense(3, kernel_initializer=keras.initializers.RandomNormal(
+                seed=4))(keras.layers.Flatten()(x))
+            f = keras.Model(x, logits)
+        return super().make(strategy, semantic_classifier=f, **extra)
+
+
 class TestInfoGAN(FamilyTestCase):
     # codes drawn for the global batch and sliced: 2 replicas equal one device
     family = kgan.InfoGAN

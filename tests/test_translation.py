@@ -150,6 +150,46 @@ def test_cycle_and_identity_losses_by_hand():
     np.testing.assert_allclose(parts["g_adversarial"], want, rtol=1e-5)
 
 
+def _linear_classifier(shape, classes=3, seed=0):
+    x = keras.Input(shape)
+    out = keras.layers.Dense(classes, kernel_initializer=keras.initializers.RandomNormal(
+        seed=seed), name="logits")(keras.layers.Flatten()(x))
+    return keras.Model(x, out, name="classifier")
+
+
+def test_semantic_consistency_by_hand():
+    # G(x) = F(x) = x / 2 and f linear: the term is CE(f(x/2), argmax f(x)) summed over both ways
+    s = (8, 8, 1)
+    f = _linear_classifier(s)
+    m = kgan.CycleGAN(_half(s, "gab"), _half(s, "gba"), source_shape=s, seed=0,
+                      semantic_classifier=f, semantic_weight=0.5,
+                      discriminator_options={"base_filters": 2, "num_layers": 1})
+    a, b = images(3, s, 1), images(3, s, 2)
+    w = np.asarray(f.get_layer("logits").kernel)
+    bias = np.asarray(f.get_layer("logits").bias)
+
+    def ce(x):
+        want = (x.reshape(3, -1) @ w + bias).argmax(1)
+        z = (0.5 * x).reshape(3, -1) @ w + bias
+        return np.log(np.exp(z).sum(1)) - z[np.arange(3), want]
+
+    parts, _, _ = m._g_parts(a, b, False)
+    np.testing.assert_allclose(parts["semantic_loss"], 0.5 * (ce(a) + ce(b)), rtol=1e-5)
+    assert not f.trainable and m.semantic_classifier is f
+    # no classifier: the term is zero and costs nothing
+    plain = kgan.CycleGAN(_half(s, "gab2"), _half(s, "gba2"), source_shape=s, seed=0,
+                          discriminator_options={"base_filters": 2, "num_layers": 1})
+    np.testing.assert_array_equal(plain._g_parts(a, b, False)[0]["semantic_loss"], 0.0)
+
+
+def test_semantic_classifier_that_does_not_fit_is_refused():
+    with pytest.raises(ValueError, match=r"takes \(8, 8, 1\) images"):
+        kgan.CycleGAN(source_shape=(8, 8, 1), semantic_classifier=_linear_classifier((6, 6, 1)))
+    x = keras.Input((8, 8, 1))
+    with pytest.raises(ValueError, match=r"\[batch, classes\] logits.*got shape \(None, 8, 8, 1\)"):
+        kgan.CycleGAN(source_shape=(8, 8, 1), semantic_classifier=keras.Model(x, x))
+
+
 def test_cyclegan_pools_are_replay_buffers_saved_with_the_model():
     m = kgan.CycleGAN(source_shape=(8, 8, 1), pool_size=50, seed=0,
                       generator_options={"base_filters": 2, "num_blocks": 1})

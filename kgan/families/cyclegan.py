@@ -14,6 +14,18 @@ from kgan.core.translation import Translation, l1, per_example_mean
 from kgan.transforms import Replay
 
 
+def _check_classifier(model, shape):
+    """The semantic classifier must take ``shape`` images and return ``[N, classes]`` logits."""
+    try:
+        out = model.compute_output_shape((None,) + tuple(shape))
+    except Exception as e:  # noqa: BLE001 - any failure means the shapes do not fit
+        raise ValueError(f"semantic_classifier: expected a model that takes {tuple(shape)} "
+                         f"images, it failed on them: {e}") from None
+    if len(out) != 2 or not out[-1] or out[-1] < 2:
+        raise ValueError(f"semantic_classifier: expected [batch, classes] logits with at least "
+                         f"2 classes for {tuple(shape)} images, got shape {tuple(out)}.")
+
+
 @keras.saving.register_keras_serializable(package="kgan")
 class CycleGAN(Translation):
     """Two generators (A->B, B->A), two PatchGAN discriminators, trained in one ``fit``.
@@ -23,8 +35,14 @@ class CycleGAN(Translation):
         adversarial_weight * (adv(D_B(G(a))) + adv(D_A(F(b))))
         + cycle_weight * (|F(G(a)) - a| + |G(F(b)) - b|)
         + identity_weight * (|G(b) - b| + |F(a) - a|)
+        + semantic_weight * (CE(f(G(a)), argmax f(a)) + CE(f(F(b)), argmax f(b)))
 
-    (per-example means of the absolute errors). Each D is trained on real
+    (per-example means of the absolute errors). The last term is optional:
+    CyCADA's semantic consistency (Hoffman et al., "CyCADA: Cycle-Consistent
+    Adversarial Domain Adaptation", ICML 2018, eq. 4), with ``f`` a frozen
+    classifier trained on labelled domain-A images. The cycle loss alone lets
+    classes swap (a 3 that becomes a 5 and comes back a 3 costs nothing);
+    this term makes each translation keep the class ``f`` reads in its source. Each D is trained on real
     images and on a 50-image history of fakes (``kgan.transforms.Replay(50,
     0.5)``: half of each fake batch comes from the pool once it is full).
 
@@ -52,6 +70,9 @@ class CycleGAN(Translation):
         loss: adversarial pair (paper: ``"least_squares"``).
         generator_options: options of the generator builder.
         discriminator_options: ``build_patchgan_discriminator`` keywords.
+        semantic_classifier: ``None`` or a Keras model ``images -> class logits``
+            accepting both domains' images (frozen here; saved with the model).
+        semantic_weight: weight of the semantic term (CyCADA: 1).
         seed: the model's seed.
 
     Example:
@@ -65,15 +86,15 @@ class CycleGAN(Translation):
     networks = {"g_ab_optimizer": "generator_ab", "g_ba_optimizer": "generator_ba",
                 "d_a_optimizer": "discriminator_a", "d_b_optimizer": "discriminator_b"}
     metric_names = ("d_a_loss", "d_b_loss", "g_loss", "g_adversarial", "cycle_loss",
-                    "identity_loss")
+                    "identity_loss", "semantic_loss")
     default_loss = "least_squares"
     domains = ("domain A", "domain B")
 
     def __init__(self, generator_ab=None, generator_ba=None, discriminator_a=None,
                  discriminator_b=None, *, source_shape, target_shape=None, generator="resnet",
                  cycle_weight=10.0, identity_weight=5.0, adversarial_weight=2.0, pool_size=50,
-                 loss=None, generator_options=None, discriminator_options=None, seed=None,
-                 **kwargs):
+                 loss=None, generator_options=None, discriminator_options=None,
+                 semantic_classifier=None, semantic_weight=1.0, seed=None, **kwargs):
         source_shape = tuple(int(d) for d in source_shape)
         target_shape = tuple(int(d) for d in (target_shape or source_shape))
         super().__init__(source_shape=source_shape, target_shape=target_shape, loss=loss,
@@ -102,6 +123,14 @@ class CycleGAN(Translation):
             source_shape, name="discriminator_a", **self.discriminator_options)
         self.discriminator_b = discriminator_b or nets.build_patchgan_discriminator(
             target_shape, name="discriminator_b", **self.discriminator_options)
+        # after the networks, so the model's weights list them first
+        if isinstance(semantic_classifier, dict):
+            semantic_classifier = keras.saving.deserialize_keras_object(semantic_classifier)
+        if semantic_classifier is not None:
+            for shape in {source_shape, target_shape}:
+                _check_classifier(semantic_classifier, shape)
+            semantic_classifier.trainable = False
+        self.semantic_classifier, self.semantic_weight = semantic_classifier, float(semantic_weight)
         # The history pools: Replay's buffer, sized per domain; state saved with the model.
         self.replays = []
         for shape in (source_shape, target_shape):
@@ -147,10 +176,21 @@ class CycleGAN(Translation):
         if self.identity_weight:
             identity = (l1(self.generator_ab(b, training=training), b)
                         + l1(self.generator_ba(a, training=training), a))
+        semantic = ops.zeros((n,), "float32")
+        if self.semantic_classifier is not None and self.semantic_weight:
+            semantic = self._keeps_class(a, fake_b) + self._keeps_class(b, fake_a)
         parts = {"g_adversarial": self.adversarial_weight * per_example_mean(adv),
                  "cycle_loss": self.cycle_weight * cycle,
-                 "identity_loss": self.identity_weight * identity}
+                 "identity_loss": self.identity_weight * identity,
+                 "semantic_loss": self.semantic_weight * semantic}
         return parts, fake_a, fake_b
+
+    def _keeps_class(self, source, translated):
+        """Per example: CE of f(translated) against the class f reads in ``source``."""
+        f = self.semantic_classifier
+        want = ops.stop_gradient(ops.argmax(f(source, training=False), axis=-1))
+        logits = ops.cast(f(translated, training=False), "float32")
+        return keras.losses.sparse_categorical_crossentropy(want, logits, from_logits=True)
 
     def _d_value(self, d, real, fake, training):
         return self.loss_pair.discriminator(ops.cast(d(real, training=training), "float32"),
@@ -202,7 +242,10 @@ class CycleGAN(Translation):
             "identity_weight": self.identity_weight,
             "adversarial_weight": self.adversarial_weight, "pool_size": self.pool_size,
             "loss": ser(self.loss_pair), "generator_options": self.generator_options,
-            "discriminator_options": self.discriminator_options, "seed": self.seed})
+            "discriminator_options": self.discriminator_options,
+            "semantic_classifier": None if self.semantic_classifier is None
+            else ser(self.semantic_classifier), "semantic_weight": self.semantic_weight,
+            "seed": self.seed})
         return config
 
     @classmethod
