@@ -229,11 +229,16 @@ def test_translation_targets_pair_seeds_and_fail_one_bad_seed():
     assert got["edges/pix2pix FCD <= 3x floor (30.00)"] is True
     assert got["inpaint/pix2pix FCD <= 3x floor (30.00)"] is False
     assert got["inpaint/pix2pix FCD below inpaint/l1_only"] is True
-    assert got["CycleGAN MNIST->digits label accuracy >= 90 %"] is True
-    assert got["CycleGAN digits->MNIST label accuracy >= 90 %"] is False
+    assert got["mnist2digits/cyclegan MNIST->digits label accuracy >= 90 %"] is True
+    assert got["mnist2digits/cyclegan digits->MNIST label accuracy >= 90 %"] is False
+    assert got["mnist2digits/cyclegan_semantic MNIST->digits label accuracy >= 90 %"] is None
     del good["mnist2digits/cyclegan"]
+    good["mnist2digits/cyclegan_semantic"] = [{"seed": 0, "a2b_label_acc": 0.9,
+                                               "b2a_label_acc": 0.93}]
     got = {name: ok for name, ok, _ in tr.assess_targets(good, floors)}
-    assert got["CycleGAN MNIST->digits label accuracy >= 90 %"] is None
+    assert got["mnist2digits/cyclegan MNIST->digits label accuracy >= 90 %"] is None
+    assert got["mnist2digits/cyclegan_semantic MNIST->digits label accuracy >= 90 %"] is True
+    assert got["mnist2digits/cyclegan_semantic digits->MNIST label accuracy >= 90 %"] is True
 
 
 @pytest.mark.parametrize("shape", [(7, 7, 1), (28, 28, 1), (28, 28, 2)])
