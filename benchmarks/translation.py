@@ -32,6 +32,8 @@ up to k pixels, ``data_pairs.paired_stream``).
   classifier (held-out MNIST sources), digits->MNIST by the MNIST classifier
   (sources: the digits domain's own training images; no other digits are
   free of the digits judge), and cycle L1 both ways.
+* ``mnist2digits/cyclegan_semantic``: the same with CyCADA's semantic term, its
+  classifier trained on the train part's MNIST labels (apart from both judges).
 
 L1 figures are mean absolute errors on [0, 1] pixels.
 
