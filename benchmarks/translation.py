@@ -148,18 +148,23 @@ def load_data(data_dir, n_eval):
 
 def train_feature_network(d, epochs, seed=0):
     """The offline stand-in for VGG features, trained on the `features` part only."""
+    from kgan.families.srgan import feature_extractor_from
+
+    return feature_extractor_from(_small_classifier(*d["features"], epochs, seed))
+
+
+def _small_classifier(x, y, epochs, seed, name="feature_network"):
+    """``image_networks.build_feature_network`` trained as a classifier of ``(x, y)``."""
     import keras
 
     from kgan import image_networks
-    from kgan.families.srgan import feature_extractor_from
 
     keras.utils.set_random_seed(seed)
-    net = image_networks.build_feature_network()
+    net = image_networks.build_feature_network(name=name)
     net.compile(keras.optimizers.Adam(1e-3),
                 keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
-    x, y = d["features"]
     net.fit(x, y, batch_size=50, epochs=epochs, verbose=0)
-    return feature_extractor_from(net)
+    return net
 
 
 def train_source_classifier(d, epochs, seed=0):
@@ -170,15 +175,7 @@ def train_source_classifier(d, epochs, seed=0):
     held-out MNIST and on the digits domain (how well it reads domain B, whose
     predictions the B -> A term keeps).
     """
-    import keras
-
-    from kgan import image_networks
-
-    keras.utils.set_random_seed(seed)
-    net = image_networks.build_feature_network(name="source_classifier")
-    net.compile(keras.optimizers.Adam(1e-3),
-                keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
-    net.fit(*d["train"], batch_size=50, epochs=epochs, verbose=0)
+    net = _small_classifier(*d["train"], epochs, seed, name="source_classifier")
     acc = {k: float((net.predict(d[k][0], verbose=0).argmax(1) == d[k][1]).mean())
            for k in ("heldout", "digits")}
     return net, acc

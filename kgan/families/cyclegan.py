@@ -42,9 +42,11 @@ class CycleGAN(Translation):
     Adversarial Domain Adaptation", ICML 2018, eq. 4), with ``f`` a frozen
     classifier trained on labelled domain-A images. The cycle loss alone lets
     classes swap (a 3 that becomes a 5 and comes back a 3 costs nothing);
-    this term makes each translation keep the class ``f`` reads in its source. Each D is trained on real
-    images and on a 50-image history of fakes (``kgan.transforms.Replay(50,
-    0.5)``: half of each fake batch comes from the pool once it is full).
+    this term makes each translation keep the class ``f`` reads in its source.
+
+    Each D is trained on real images and on a 50-image history of fakes
+    (``kgan.transforms.Replay(50, 0.5)``: half of each fake batch comes from
+    the pool once it is full).
 
     Defaults are the paper's: least-squares loss (kgan's pair carries Mao et
     al.'s 1/2, so ``adversarial_weight=2`` gives CycleGAN's
