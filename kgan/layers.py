@@ -1,4 +1,4 @@
-"""Layers: minibatch standard deviation, packing and sub-pixel upsampling.
+"""Layers: minibatch standard deviation, packing, sub-pixel upsampling, conditioning augmentation.
 
 The first two are mode-collapse remedies that let D look at more than one
 sample at a time; :class:`SubPixelConv2DTranspose` is a faster way for G to
@@ -91,6 +91,62 @@ class MinibatchStdDev(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "group_size": self.group_size, "epsilon": self.epsilon}
+
+
+@keras.saving.register_keras_serializable(package="kgan")
+class ConditioningAugmentation(keras.layers.Layer):
+    """StackGAN's conditioning augmentation: ``c = mu(h) + exp(logvar(h) / 2) * eps``.
+
+    Zhang et al., "StackGAN: Text to Photo-realistic Image Synthesis with
+    Stacked Generative Adversarial Networks", ICCV 2017, section 3.2: G is
+    conditioned on a sample around the text embedding instead of the
+    embedding itself, with ``KL(N(mu, sigma^2) || N(0, I))`` added to G's
+    loss (:class:`kgan.objectives.ConditioningKL`), so that one sentence
+    gives varied images. ``eps`` is the first ``units`` entries of the
+    generator's latent ``z``, so a seed still fixes the image (exports,
+    ``generate(seed=)``) and N replicas draw what one device draws.
+
+    Args:
+        units: size of ``c`` (at most the latent size).
+
+    Input: ``[h, z]``: the condition features ``[batch, d]`` and the latents.
+    Output: ``c``, ``[batch, units]``.
+
+    Example:
+        >>> ConditioningAugmentation(4)([ops.ones((2, 8)), ops.zeros((2, 16))]).shape
+        (2, 4)   # z = 0: c = mu(h)
+    """
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        if int(units) < 1:
+            raise ValueError(f"ConditioningAugmentation units must be >= 1, got {units}.")
+        self.units = int(units)
+        self.moments_layer = keras.layers.Dense(2 * self.units, name="moments")
+
+    def build(self, input_shape):
+        h_shape, z_shape = input_shape
+        if z_shape[-1] is not None and z_shape[-1] < self.units:
+            raise ValueError(f"ConditioningAugmentation({self.units}) draws eps from the first "
+                             f"{self.units} latent entries, but z has {z_shape[-1]}.")
+        self.moments_layer.build(h_shape)
+
+    def moments(self, h):
+        """``(mu, logvar)``, each ``[batch, units]``."""
+        out = ops.cast(self.moments_layer(h), "float32")
+        return out[:, :self.units], out[:, self.units:]
+
+    def call(self, inputs):
+        h, z = inputs
+        mu, logvar = self.moments(h)
+        eps = ops.cast(z[:, :self.units], "float32")
+        return ops.cast(mu + ops.exp(0.5 * logvar) * eps, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], self.units)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
 
 
 def packed_shape(sample_shape, packing):

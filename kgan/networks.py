@@ -15,7 +15,8 @@ import math
 import keras
 from keras import layers
 
-from kgan.layers import MinibatchStdDev, SubPixelConv2DTranspose, packed_shape
+from kgan.layers import (ConditioningAugmentation, MinibatchStdDev, SubPixelConv2DTranspose,
+                         packed_shape)
 
 ARCHITECTURES = ("mlp", "dcgan")
 UPSAMPLING = ("transpose", "subpixel", "auto")
@@ -70,6 +71,7 @@ def _maybe_spectral(layer, spectral_norm):
 
 
 LABEL_CONDITIONING = ("input", "projection")
+CONDITIONING_AUGMENTATION = "g_condition_augmentation"  # the layer's name in G
 
 
 def _check_label_conditioning(value):
@@ -235,7 +237,7 @@ def _condition_projection(condition_dim, units, prefix):
 def build_dcgan_generator(latent_dim, image_shape, base_filters=64, num_classes=None,
                           kernel_size=4, sync_batch_norm=False, upsampling="auto",
                           condition_dim=None, condition_units=128, dense_units=None,
-                          name="generator"):
+                          condition_augmentation=0, name="generator"):
     """DCGAN generator (Radford et al. 2016).
 
     Dense projection to a ``start x start`` map, then fractionally-strided
@@ -253,6 +255,9 @@ def build_dcgan_generator(latent_dim, image_shape, base_filters=64, num_classes=
             float vector ``condition`` (a text embedding), projected to
             ``condition_units`` and concatenated to ``z`` (Reed et al. 2016).
         condition_units: size of that projection.
+        condition_augmentation: if set, the projected condition becomes a
+            sample of this size around it, drawn with the first entries of
+            ``z`` (:class:`kgan.layers.ConditioningAugmentation`, StackGAN).
         dense_units: if set, a dense layer of this width (batch norm, ReLU)
             before the projection, as in InfoGAN's and AC-GAN's MNIST
             generators (FC 1024; Chen et al. 2016, appendix C.1).
@@ -283,6 +288,9 @@ def build_dcgan_generator(latent_dim, image_shape, base_filters=64, num_classes=
     if condition_dim:
         cond, proj = _condition_projection(condition_dim, condition_units, "g")
         inputs.append(cond)
+        if condition_augmentation:
+            proj = ConditioningAugmentation(condition_augmentation,
+                                            name=CONDITIONING_AUGMENTATION)([proj, z])
         x = layers.Concatenate(name="z_and_condition")([z, proj])
     if dense_units:
         x = layers.Dense(int(dense_units), use_bias=False, name="dense")(x)
@@ -339,9 +347,13 @@ def build_dcgan_discriminator(image_shape, base_filters=64, num_classes=None,
             after the last convolution (Karras et al. 2018); 0 for none.
         aux_classes: add an AC-GAN class head with this many classes; the
             model then returns ``[scores, class_logits]``.
-        condition_dim: if set, the model takes ``[images, condition]``: the
-            projected condition is replicated over the last feature map,
-            concatenated, and mixed by a 1x1 convolution (Reed et al. 2016).
+        condition_dim: if set, the model takes ``[images, condition]``. With
+            ``label_conditioning="input"`` the projected condition is
+            replicated over the last feature map, concatenated, and mixed by
+            a 1x1 convolution (Reed et al. 2016); with ``"projection"`` the
+            score gains ``<V c, phi(x)>``, a learned linear map of the
+            projected condition dotted with D's last features (Miyato &
+            Koyama 2018, their continuous-condition form).
         condition_units: size of that projection.
         dense_units: if set, a dense layer of this width (normalization,
             LeakyReLU) on the flattened features, shared by the heads: the
@@ -390,6 +402,7 @@ def build_dcgan_discriminator(image_shape, base_filters=64, num_classes=None,
     if condition_dim:
         cond, proj = _condition_projection(condition_dim, condition_units, "d")
         inputs.append(cond)
+    if condition_dim and label_conditioning == "input":
         fh, fw = x.shape[1], x.shape[2]
         tiled = layers.Reshape((fh, fw, condition_units), name="condition_map")(
             layers.RepeatVector(fh * fw, name="condition_tiled")(proj))
@@ -407,7 +420,16 @@ def build_dcgan_discriminator(image_shape, base_filters=64, num_classes=None,
     out = _heads(x, aux_classes, spectral_norm, aux)
     if num_classes and label_conditioning == "projection":
         out = _project_labels(out, x, labels, num_classes)
+    if condition_dim and label_conditioning == "projection":
+        out = _project_condition(out, x, proj)
     return keras.Model(inputs if len(inputs) > 1 else x_in, out, name=name)
+
+
+def _add_to_score(out, inner):
+    """The score (the first output) plus ``inner``."""
+    if isinstance(out, list):
+        return [layers.Add(name="score_and_projection")([out[0], inner])] + out[1:]
+    return layers.Add(name="score_and_projection")([out, inner])
 
 
 def _project_labels(out, features, labels, num_classes):
@@ -415,10 +437,16 @@ def _project_labels(out, features, labels, num_classes):
     dim = int(features.shape[-1])
     embedded = layers.Reshape((dim,), name="label_projection_vector")(
         layers.Embedding(num_classes, dim, name="label_projection")(labels))
-    inner = layers.Dot(axes=1, name="label_projection_score")([embedded, features])
-    if isinstance(out, list):
-        return [layers.Add(name="score_and_projection")([out[0], inner])] + out[1:]
-    return layers.Add(name="score_and_projection")([out, inner])
+    return _add_to_score(out, layers.Dot(axes=1, name="label_projection_score")(
+        [embedded, features]))
+
+
+def _project_condition(out, features, condition):
+    """Adds ``<V c, features>`` to the score, for a dense condition ``c``."""
+    mapped = layers.Dense(int(features.shape[-1]), use_bias=False,
+                          name="condition_projection_map")(condition)
+    return _add_to_score(out, layers.Dot(axes=1, name="condition_projection_score")(
+        [mapped, features]))
 
 
 def _dense_block(x, units, name, normalization, sync_batch_norm, spectral_norm):

@@ -241,6 +241,50 @@ class ModeSeeking(Term):
 
 
 @keras.saving.register_keras_serializable(package="kgan")
+class ConditioningKL(Term):
+    """``weight * KL(N(mu, sigma^2) || N(0, I))`` of G's conditioning augmentation, per example.
+
+    Zhang et al., "StackGAN", ICCV 2017, eq. 3 (``lambda`` = ``weight``):
+    keeps the sampled condition of :class:`kgan.layers.ConditioningAugmentation`
+    spread out, so that nearby conditions give varied images. The KL of a
+    diagonal Gaussian is ``0.5 * sum(mu^2 + sigma^2 - 1 - log sigma^2)``.
+
+    Args:
+        weight: the term's weight.
+        layer: name of the augmentation layer in G.
+
+    Example:
+        >>> kgan.TextToImageGAN(condition_augmentation=64)  # adds ConditioningKL(1.0)
+    """
+
+    def __init__(self, weight=1.0, layer="g_condition_augmentation"):
+        self.weight = _nonneg("ConditioningKL weight", weight)
+        self.layer = str(layer)
+        self._features = None
+
+    def build(self, model):
+        g = model.generator
+        try:
+            aug = g.get_layer(self.layer)
+        except ValueError as e:
+            raise ValueError(f"ConditioningKL needs a generator with a {self.layer!r} layer "
+                             f"(kgan.layers.ConditioningAugmentation).") from e
+        # G's inputs -> the augmentation's features h; shares G's layers, kept off the model.
+        self._aug = aug
+        self._features = keras.Model(g.inputs, aug.input[0])
+
+    def generator(self, record):
+        if record.z is None:
+            return None
+        h = self._features(record.model.g_inputs(record.z, record.labels), training=True)
+        mu, logvar = self._aug.moments(h)
+        return self.weight * 0.5 * ops.sum(ops.square(mu) + ops.exp(logvar) - 1.0 - logvar, -1)
+
+    def get_config(self):
+        return {"weight": self.weight, "layer": self.layer}
+
+
+@keras.saving.register_keras_serializable(package="kgan")
 class TopK(Term):
     """Top-k training: G's update learns only from the fakes D scores as most realistic.
 

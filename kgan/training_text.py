@@ -28,6 +28,11 @@ RECIPE = {
     "base_filters": 64,
     "batch_size": 64,
     "learning_rate": 2e-4,        # Adam(2e-4, beta_1=0.5) for G and D (DCGAN, Reed et al.)
+    "g_learning_rate": 0.0,       # G's own rate; 0: learning_rate
+    "dense_units": 0,             # FC layer in G and D (InfoGAN's MNIST nets: 1024); 0: none
+    "condition_augmentation": 0,  # StackGAN's conditioning augmentation: size of c; 0: off
+    "augmentation_kl": 1.0,       # its KL weight
+    "d_projection": 0,            # 1: D scores the text by projection (Miyato & Koyama), 0: concat
     "beta_1": 0.5,
     "ema_decay": 0.999,
     "mode_seeking": 0.0,          # kgan.objectives.ModeSeeking weight (1.0 tried: digits 83 %, FCD worse)
@@ -98,16 +103,20 @@ def build(encoder, data_shape=(28, 28, 1), matching_aware=True, interpolation=1.
     from kgan.objectives import ModeSeeking
 
     r = {**RECIPE, **overrides}
-    net = {"base_filters": r["base_filters"]}
-    d_net = {**net, "minibatch_std": r["minibatch_std"]}
+    net = {"base_filters": r["base_filters"], "dense_units": r["dense_units"] or None}
+    d_net = {**net, "minibatch_std": r["minibatch_std"],
+             "label_conditioning": "projection" if r["d_projection"] else "input"}
     terms = [ModeSeeking(r["mode_seeking"])] if r["mode_seeking"] else []
     gan = TextToImageGAN(text_encoder=encoder, data_shape=data_shape, terms=terms,
                          latent_dim=r["latent_dim"], condition_units=r["condition_units"],
                          matching_aware=matching_aware, interpolation=interpolation,
+                         condition_augmentation=r["condition_augmentation"],
+                         augmentation_kl=r["augmentation_kl"],
                          generator_options=net, discriminator_options=d_net,
                          ema_decay=r["ema_decay"], seed=seed)
-    adam = lambda: keras.optimizers.Adam(r["learning_rate"], beta_1=r["beta_1"])  # noqa: E731
-    gan.compile(g_optimizer=adam(), d_optimizer=adam())
+    adam = lambda lr: keras.optimizers.Adam(lr, beta_1=r["beta_1"])  # noqa: E731
+    gan.compile(g_optimizer=adam(r["g_learning_rate"] or r["learning_rate"]),
+                d_optimizer=adam(r["learning_rate"]))
     return gan
 
 

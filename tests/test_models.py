@@ -224,3 +224,26 @@ def test_config_round_trip_keeps_every_argument():
     z = np.asarray(kgan.noise.latents_from_seeds([1, 2], 8))
     clone.generator.set_weights(gan.generator.get_weights())
     np.testing.assert_allclose(clone.generate(z=z, labels=[0, 3]), gan.generate(z=z, labels=[0, 3]), atol=1e-6)
+
+
+def test_projection_discriminator_for_a_dense_condition_is_the_inner_product_with_V_c():
+    d = kgan.networks.build_dcgan_discriminator(
+        (28, 28, 1), base_filters=4, condition_dim=6, condition_units=5,
+        label_conditioning="projection")
+    names = [l.name for l in d.layers]
+    assert "joint" not in names and "condition_map" not in names  # no Reed concat
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (4, 28, 28, 1)).astype("float32")
+    c = rng.normal(size=(4, 6)).astype("float32")
+    phi = np.asarray(keras.Model(d.inputs, d.get_layer("flatten").output)([x, c]))
+    w, b = d.get_layer("score").get_weights()
+    p = c @ d.get_layer("d_condition_projection").get_weights()[0]
+    p = np.where(p > 0, p, 0.2 * p)  # LeakyReLU(0.2)
+    v = rng.normal(size=(5, phi.shape[1])).astype("float32")
+    d.get_layer("condition_projection_map").set_weights([v])
+    want = phi @ w + b + np.sum((p @ v) * phi, axis=1, keepdims=True)
+    np.testing.assert_allclose(np.asarray(d([x, c], training=False)), want, rtol=1e-4, atol=1e-4)
+    # the default keeps Reed et al.'s concatenation
+    reed = kgan.networks.build_dcgan_discriminator((28, 28, 1), base_filters=4, condition_dim=6)
+    assert "joint" in [l.name for l in reed.layers]
+    assert "condition_projection_map" not in [l.name for l in reed.layers]

@@ -93,6 +93,11 @@ class TestPlainConditioning(TestTextToImageGAN):
     kwargs = {**TINY, "matching_aware": False, "interpolation": 0.0}
 
 
+class TestConditioningAugmentation(TestTextToImageGAN):
+    """StackGAN's conditioning augmentation: eps comes from z, so replicas, resume and export hold."""
+    kwargs = {**TINY, "condition_augmentation": 3, "augmentation_kl": 0.5}
+
+
 # ------------------------------------------------------------------ the terms
 def _model(**kw):
     keras.utils.set_random_seed(5)
@@ -269,3 +274,35 @@ def test_mode_seeking_term_by_hand(monkeypatch):
     with pytest.raises(ValueError, match="does not combine with Packing"):
         kgan.GAN(data_shape=(2,), latent_dim=4, architecture="mlp", terms=[ModeSeeking(1.0)],
                  transforms=[kgan.transforms.Packing(2)])
+
+
+def test_conditioning_augmentation_and_its_kl_by_hand():
+    from kgan.layers import ConditioningAugmentation
+    from kgan.objectives import ConditioningKL
+
+    gan = _model(matching_aware=False, interpolation=0.0, condition_augmentation=3,
+                 augmentation_kl=0.5)
+    assert [type(t) for t in gan.terms] == [ConditioningKL]
+    g, aug = gan.generator, gan.generator.get_layer("g_condition_augmentation")
+    rng = np.random.default_rng(4)
+    emb = rng.uniform(-1, 1, (5, 6)).astype("float32")
+    z = rng.normal(size=(5, 8)).astype("float32")
+    w = g.get_layer("g_condition_projection").get_weights()[0]
+    h = emb @ w
+    h = np.where(h > 0, h, 0.2 * h)  # LeakyReLU(0.2)
+    k, b = aug.moments_layer.get_weights()
+    k = rng.normal(scale=0.3, size=k.shape).astype("float32")  # non-trivial moments
+    b = rng.normal(scale=0.3, size=b.shape).astype("float32")
+    aug.moments_layer.set_weights([k, b])
+    m = h @ k + b
+    mu, logvar = m[:, :3], m[:, 3:]
+    c = mu + np.exp(logvar / 2) * z[:, :3]  # eps: z's first 3 entries
+    c_net = keras.Model(g.inputs, aug.output)([z, emb])
+    np.testing.assert_allclose(np.asarray(c_net), c, rtol=1e-5, atol=1e-6)
+    record = kgan.core.record.Record(None, None, emb, emb, None, None, model=gan, z=z)
+    kl = 0.5 * 0.5 * np.sum(mu ** 2 + np.exp(logvar) - 1 - logvar, axis=1)
+    np.testing.assert_allclose(np.asarray(gan.terms[0].generator(record)), kl, rtol=1e-5)
+    with pytest.raises(ValueError, match="first 9 latent entries, but z has 8"):
+        ConditioningAugmentation(9)([keras.Input((4,)), keras.Input((8,))])
+    with pytest.raises(ValueError, match="needs a generator with a 'g_condition_augmentation'"):
+        _model(terms=[ConditioningKL(1.0)])

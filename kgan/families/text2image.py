@@ -27,6 +27,7 @@ from kgan import networks
 from kgan import text as text_lib
 from kgan import validation
 from kgan.core.gan import GAN
+from kgan.objectives import ConditioningKL
 from kgan.core.pieces import Term, check_list, serialize
 from kgan.core.record import Batch
 from kgan.core import replica
@@ -123,6 +124,11 @@ class TextToImageGAN(GAN):
         interpolation: weight of :class:`TextInterpolation` (GAN-INT); 0: off.
         condition_units: size of the projected embedding in the built
             networks (128 in the paper).
+        condition_augmentation: if set, the built G is conditioned on a
+            sample of this size around the projected embedding (StackGAN's
+            conditioning augmentation, :class:`kgan.layers.ConditioningAugmentation`)
+            and :class:`kgan.objectives.ConditioningKL` is added; 0: off.
+        augmentation_kl: that KL term's weight.
         **kwargs: as :class:`kgan.GAN` (``data_shape``, ``latent_dim``,
             ``loss``, ``terms``, ``ema_decay``, ``seed`` ...); no ``num_classes``.
 
@@ -139,7 +145,8 @@ class TextToImageGAN(GAN):
     is_text_to_image = True
 
     def __init__(self, generator=None, discriminator=None, *, text_encoder=None,
-                 matching_aware=True, interpolation=1.0, condition_units=128, **kwargs):
+                 matching_aware=True, interpolation=1.0, condition_units=128,
+                 condition_augmentation=0, augmentation_kl=1.0, **kwargs):
         if kwargs.get("num_classes"):
             raise ValueError("TextToImageGAN is conditioned on text, not num_classes.")
         kwargs.pop("num_classes", None)
@@ -153,9 +160,12 @@ class TextToImageGAN(GAN):
         self.matching_aware = bool(matching_aware)
         self.interpolation = float(interpolation)
         self.condition_units = int(condition_units)
+        self.condition_augmentation = int(condition_augmentation)
+        self.augmentation_kl = float(augmentation_kl)
         self.user_terms = check_list(kwargs.pop("terms", None), Term, "terms")
         family = ([MismatchedText(0.5)] if matching_aware else []) + \
-            ([TextInterpolation(self.interpolation)] if self.interpolation else [])
+            ([TextInterpolation(self.interpolation)] if self.interpolation else []) + \
+            ([ConditioningKL(self.augmentation_kl)] if self.condition_augmentation else [])
         kwargs.setdefault("data_shape", (28, 28, 1))
         if generator is None or discriminator is None:
             generator, discriminator = self._build(generator, discriminator, kwargs)
@@ -170,7 +180,8 @@ class TextToImageGAN(GAN):
         opts = dict(kwargs.get("generator_options") or {})
         dopts = dict(kwargs.get("discriminator_options") or {})
         cond = {"condition_dim": self.embedding_dim, "condition_units": self.condition_units}
-        g = generator or networks.build_dcgan_generator(latent, shape, **{**cond, **opts})
+        g_cond = {**cond, "condition_augmentation": self.condition_augmentation}
+        g = generator or networks.build_dcgan_generator(latent, shape, **{**g_cond, **opts})
         d = discriminator or networks.build_dcgan_discriminator(shape, **{**cond, **dopts})
         return g, d
 
@@ -265,6 +276,8 @@ class TextToImageGAN(GAN):
                        "terms": serialize(self.user_terms),
                        "matching_aware": self.matching_aware,
                        "interpolation": self.interpolation,
-                       "condition_units": self.condition_units})
+                       "condition_units": self.condition_units,
+                       "condition_augmentation": self.condition_augmentation,
+                       "augmentation_kl": self.augmentation_kl})
         config.pop("num_classes", None)
         return config
