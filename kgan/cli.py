@@ -70,6 +70,8 @@ TEXT_RECIPE = {"epochs": None, "batch_size": 64, "g_lr": 2e-4, "d_lr": 2e-4,
 TEXT_STEPS = 3000
 TEXT_BASE_FILTERS = 64
 TEXT_LATENT_DIM = 100
+TEXT_CONDITION_AUGMENTATION = 0  # training_text.RECIPE["condition_augmentation"]
+TEXT_AUGMENTATION_KL = 1.0  # training_text.RECIPE["augmentation_kl"]
 
 
 @dataclasses.dataclass
@@ -132,6 +134,8 @@ class TrainConfig:
     matching_aware: bool = True
     interpolation: float | None = None  # None: 1.0 for text2image
     encoder_epochs: int | None = None  # None: the recipe's 3
+    condition_augmentation: int | None = None  # None: TEXT_CONDITION_AUGMENTATION
+    augmentation_kl: float | None = None  # None: TEXT_AUGMENTATION_KL
     ema_decay: float | None = None  # None: GENERAL_DEFAULTS / QUICKSTART_RECIPE
     epochs: int | None = None  # None: GENERAL_DEFAULTS / QUICKSTART_RECIPE
     batch_size: int | None = None  # None: GENERAL_DEFAULTS / QUICKSTART_RECIPE
@@ -328,6 +332,13 @@ _FLAGS = {
     "encoder_epochs": ("text to image", _opt(int), None,
                        "text2image: epochs of the text encoder's pre-training (not given: 3; "
                        "x4 on caption/image pairs)"),
+    "condition_augmentation": ("text to image", _opt(int), None,
+                               "text2image: StackGAN's conditioning augmentation, G sees a "
+                               "sample of this size around the sentence (0: off; not given: "
+                               "the recipe's)"),
+    "augmentation_kl": ("text to image", _opt(float), None,
+                        "text2image: weight of the augmentation's KL term (not given: the "
+                        "recipe's)"),
     # distribution
     "strategy": ("distribution", str, STRATEGIES,
                  "tf.distribute strategy (multiworker reads TF_CONFIG)"),
@@ -480,7 +491,9 @@ def _check(parser, config):
             parser.error(f"--dataset {dataset} holds captioned images: use it with "
                          f"--variant text2image")
         for name, value in (("captions", config.captions), ("interpolation", config.interpolation),
-                            ("encoder_epochs", config.encoder_epochs)):
+                            ("encoder_epochs", config.encoder_epochs),
+                            ("condition_augmentation", config.condition_augmentation),
+                            ("augmentation_kl", config.augmentation_kl)):
             if value is not None:
                 parser.error(f"--{name.replace('_', '-')} is a text-to-image option: use it with "
                              f"--variant text2image")
@@ -529,6 +542,10 @@ def _check_text(parser, config, dataset):
         parser.error("--variant text2image uses DCGAN networks: drop --architecture mlp")
     if config.interpolation is not None and config.interpolation < 0:
         parser.error("--interpolation must be >= 0 (0: GAN-INT off)")
+    if config.condition_augmentation is not None and config.condition_augmentation < 0:
+        parser.error("--condition-augmentation must be >= 0 (0: off)")
+    if config.augmentation_kl is not None and config.augmentation_kl < 0:
+        parser.error("--augmentation-kl must be >= 0")
 
 
 def _recipe(c):
@@ -573,6 +590,9 @@ def resolve(config):
             if c[name] is None:
                 c[name] = value
         c["interpolation"] = 1.0 if c["interpolation"] is None else c["interpolation"]
+        for name, value in (("condition_augmentation", TEXT_CONDITION_AUGMENTATION),
+                            ("augmentation_kl", TEXT_AUGMENTATION_KL)):
+            c[name] = value if c[name] is None else c[name]
         c["latent_dim"] = c["latent_dim"] or TEXT_LATENT_DIM
         if c["dataset"] in TEXT_DATASETS:
             c["data_dir"] = os.path.abspath(c["data_dir"] or DEFAULT_MNIST_DIR)

@@ -124,6 +124,7 @@ def build_model(c, encoder, data_shape, steps_per_epoch=1):
         text_encoder=encoder, data_shape=data_shape, latent_dim=c["latent_dim"],
         condition_units=training_text.RECIPE["condition_units"],
         matching_aware=c["matching_aware"], interpolation=c["interpolation"],
+        condition_augmentation=c["condition_augmentation"], augmentation_kl=c["augmentation_kl"],
         d_steps=c["d_steps"], generator_options=g_opts, discriminator_options=d_opts,
         ema_decay=c["ema_decay"], seed=c["seed"], **pieces)
 

@@ -60,6 +60,8 @@ def test_text2image_flags_resolve_to_the_recipe():
                                "lr_schedule": "constant", "ema_decay": r["ema_decay"],
                                "r1_gamma": 0.0}
     assert c["beta_1"] == r["beta_1"]
+    assert (c["condition_augmentation"], c["augmentation_kl"]) == (
+        r["condition_augmentation"], r["augmentation_kl"])
     c = cli.resolve(cli.parse_args(["--variant", "text2image", "--data-dir", ".",
                                     "--no-matching-aware", "--interpolation", "0", "--epochs",
                                     "3", "--base-filters", "8"])[0])
@@ -73,6 +75,9 @@ def test_text2image_flags_resolve_to_the_recipe():
     (["--variant", "text2image", "--dataset", "digits"], "needs --captions FILE"),
     (["--variant", "dcgan", "--dataset", "mnist-captions"], "use it with --variant text2image"),
     (["--variant", "text2image", "--dataset", "edges"], "use --dataset mnist-captions"),
+    (["--variant", "dcgan", "--condition-augmentation", "8"], "is a text-to-image option"),
+    (["--variant", "text2image", "--data-dir", ".", "--augmentation-kl", "-1"],
+     "--augmentation-kl must be >= 0"),
     (["--variant", "text2image", "--dataset", "ring"], "use --dataset mnist-captions"),
     (["--captions", "x.txt"], "use it with --variant text2image"),
     (["--variant", "dcgan", "--interpolation", "0.5"], "use it with --variant text2image"),
@@ -256,3 +261,16 @@ def test_clients_send_sentences_to_a_text_export(trained, kind):
         with pytest.raises(ValueError, match="is a text-to-image model: use text_to_image"):
             client.generate(seeds=[0])
         client.close()
+
+
+def test_condition_augmentation_flags_reach_the_model():
+    from kgan import cli, text as text_lib, training_text_cli
+    from kgan.objectives import ConditioningKL
+
+    c = cli.resolve(cli.parse_args(["--variant", "text2image", "--data-dir", ".",
+                                    "--condition-augmentation", "3", "--augmentation-kl", "0.25",
+                                    "--base-filters", "4", "--latent-dim", "8"])[0])
+    encoder = text_lib.build_text_encoder(max_chars=24, embedding_dim=6, filters=8, char_dim=4)
+    gan = training_text_cli.build_model(c, encoder, (28, 28, 1))
+    assert gan.generator.get_layer("g_condition_augmentation").units == 3
+    assert [t.weight for t in gan.terms if isinstance(t, ConditioningKL)] == [0.25]
