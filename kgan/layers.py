@@ -93,6 +93,9 @@ class MinibatchStdDev(keras.layers.Layer):
         return {**super().get_config(), "group_size": self.group_size, "epsilon": self.epsilon}
 
 
+CONDITIONING_AUGMENTATION = "g_condition_augmentation"  # its name in kgan's generators
+
+
 @keras.saving.register_keras_serializable(package="kgan")
 class ConditioningAugmentation(keras.layers.Layer):
     """StackGAN's conditioning augmentation: ``c = mu(h) + exp(logvar(h) / 2) * eps``.

@@ -15,8 +15,8 @@ import math
 import keras
 from keras import layers
 
-from kgan.layers import (ConditioningAugmentation, MinibatchStdDev, SubPixelConv2DTranspose,
-                         packed_shape)
+from kgan.layers import (CONDITIONING_AUGMENTATION, ConditioningAugmentation, MinibatchStdDev,
+                         SubPixelConv2DTranspose, packed_shape)
 
 ARCHITECTURES = ("mlp", "dcgan")
 UPSAMPLING = ("transpose", "subpixel", "auto")
@@ -71,7 +71,6 @@ def _maybe_spectral(layer, spectral_norm):
 
 
 LABEL_CONDITIONING = ("input", "projection")
-CONDITIONING_AUGMENTATION = "g_condition_augmentation"  # the layer's name in G
 
 
 def _check_label_conditioning(value):

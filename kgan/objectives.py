@@ -14,6 +14,7 @@ from keras import ops
 from kgan import losses
 from kgan.core import replica
 from kgan.core.pieces import Term, Transform
+from kgan.layers import CONDITIONING_AUGMENTATION
 from kgan.regularizers import _count, _nonneg
 
 
@@ -257,10 +258,10 @@ class ConditioningKL(Term):
         >>> kgan.TextToImageGAN(condition_augmentation=64)  # adds ConditioningKL(1.0)
     """
 
-    def __init__(self, weight=1.0, layer="g_condition_augmentation"):
+    def __init__(self, weight=1.0, layer=CONDITIONING_AUGMENTATION):
         self.weight = _nonneg("ConditioningKL weight", weight)
         self.layer = str(layer)
-        self._features = None
+        self._aug = self._features = None
 
     def build(self, model):
         g = model.generator
