@@ -9,8 +9,8 @@ Example:
 
 # Before anything imports TensorFlow: oneDNN's CPU kernels (kgan/_cpu.py).
 from kgan import _cpu  # noqa: F401  isort: skip
-from kgan import (data, data_pairs, image_networks, latent, layers, losses, networks, noise,
-                  objectives, options, regularizers, steps, text, transforms)
+from kgan import (conditioning, data, data_pairs, image_networks, latent, layers, losses,
+                  networks, noise, objectives, options, regularizers, steps, text, transforms)
 from kgan.core.adversarial import AdversarialModel, NonFiniteLossError
 from kgan.core.gan import GAN
 from kgan.families import (ACGAN, BEGAN, DCGAN, LSGAN, WGANGP, ConditionalGAN, CycleGAN, InfoGAN,
@@ -22,6 +22,6 @@ __version__ = "0.2.0"
 
 __all__ = ["GAN", "AdversarialModel", "VanillaGAN", "ConditionalGAN", "DCGAN", "LSGAN", "WGANGP",
            "ACGAN", "InfoGAN", "BEGAN", "Pix2Pix", "SRGAN", "CycleGAN", "TextToImageGAN", "DataError",
-           "NonFiniteLossError", "ModelFileError", "load_model", "data", "data_pairs",
+           "NonFiniteLossError", "ModelFileError", "load_model", "conditioning", "data", "data_pairs",
            "image_networks", "latent", "layers", "losses", "networks", "noise", "objectives",
            "options", "regularizers", "steps", "text", "transforms"]

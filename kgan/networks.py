@@ -15,6 +15,9 @@ import math
 import keras
 from keras import layers
 
+from kgan.conditioning import (LABEL_CONDITIONING, check_label_conditioning,  # noqa: F401
+                               condition_projection, generator_inputs, label_input,
+                               project_condition, project_labels)
 from kgan.layers import (CONDITIONING_AUGMENTATION, ConditioningAugmentation, MinibatchStdDev,
                          SubPixelConv2DTranspose, packed_shape)
 
@@ -42,20 +45,6 @@ def _upsampling_layers(upsampling):
     raise ValueError(f"upsampling must be one of {UPSAMPLING}, got {upsampling!r}")
 
 
-def _label_input():
-    return keras.Input(shape=(), dtype="int32", name="labels")
-
-
-def _generator_inputs(latent_dim, num_classes):
-    """``([z] or [z, labels], x)``: G's inputs and z joined with a label embedding when conditional."""
-    z = keras.Input(shape=(latent_dim,), name="z")
-    if not num_classes:
-        return [z], z
-    labels = _label_input()
-    emb = layers.Embedding(num_classes, min(50, 2 * num_classes), name="label_embedding")(labels)
-    return [z, labels], layers.Concatenate(name="z_and_label")([z, emb])
-
-
 def _normalization(kind, synchronized=False, name=None):
     if kind in (None, "none"):
         return None
@@ -68,14 +57,6 @@ def _normalization(kind, synchronized=False, name=None):
 
 def _maybe_spectral(layer, spectral_norm):
     return layers.SpectralNormalization(layer) if spectral_norm else layer
-
-
-LABEL_CONDITIONING = ("input", "projection")
-
-
-def _check_label_conditioning(value):
-    if value not in LABEL_CONDITIONING:
-        raise ValueError(f"label_conditioning must be one of {LABEL_CONDITIONING}, got {value!r}.")
 
 
 def _heads(x, aux_classes, spectral_norm, aux_features=None):
@@ -148,7 +129,7 @@ def build_mlp_generator(latent_dim, output_shape, hidden_units=(256, 256),
     output_shape = tuple(int(d) for d in output_shape)
     if output_activation == "auto":
         output_activation = "tanh" if len(output_shape) == 3 else None
-    inputs, x = _generator_inputs(latent_dim, num_classes)
+    inputs, x = generator_inputs(latent_dim, num_classes)
     z = inputs[0]
     for i, units in enumerate(hidden_units):
         x = layers.Dense(units, use_bias=normalization in (None, "none"), name=f"dense_{i}")(x)
@@ -199,9 +180,9 @@ def build_mlp_discriminator(input_shape, hidden_units=(256, 256), num_classes=No
     x_in = keras.Input(shape=tuple(input_shape), name="samples")
     inputs = [x_in]
     x = layers.Flatten(name="flatten")(x_in) if len(input_shape) > 1 else x_in
-    _check_label_conditioning(label_conditioning)
+    check_label_conditioning(label_conditioning)
     if num_classes:
-        labels = _label_input()
+        labels = label_input()
         inputs.append(labels)
     if num_classes and label_conditioning == "input":
         onehot = layers.CategoryEncoding(num_classes, output_mode="one_hot", name="one_hot")(labels)
@@ -215,22 +196,8 @@ def build_mlp_discriminator(input_shape, hidden_units=(256, 256), num_classes=No
         x = MinibatchStdDev(minibatch_std, name="minibatch_std")(x)
     out = _heads(x, aux_classes, spectral_norm)
     if num_classes and label_conditioning == "projection":
-        out = _project_labels(out, x, labels, num_classes)
+        out = project_labels(out, x, labels, num_classes)
     return keras.Model(inputs if num_classes else x_in, out, name=name)
-
-
-def _condition_projection(condition_dim, units, prefix):
-    """A dense conditioning input (a text embedding) compressed to ``units``.
-
-    Reed et al. (2016) compress the sentence embedding with one fully
-    connected layer and a leaky ReLU before each network uses it.
-    """
-    cond = keras.Input(shape=(condition_dim,), name="condition")
-    # No bias: the next layer is batch-normalised, which cancels (almost all
-    # of) a constant shift, and Adam would turn that near-zero gradient into
-    # lr-sized noise.
-    x = layers.Dense(units, use_bias=False, name=f"{prefix}_condition_projection")(cond)
-    return cond, layers.LeakyReLU(0.2, name=f"{prefix}_condition_lrelu")(x)
 
 
 def build_dcgan_generator(latent_dim, image_shape, base_filters=64, num_classes=None,
@@ -282,10 +249,10 @@ def build_dcgan_generator(latent_dim, image_shape, base_filters=64, num_classes=
     start, n = dcgan_plan(image_shape)
     hidden_up, image_up = _upsampling_layers(upsampling)
     channels = image_shape[-1]
-    inputs, x = _generator_inputs(latent_dim, num_classes)
+    inputs, x = generator_inputs(latent_dim, num_classes)
     z = inputs[0]
     if condition_dim:
-        cond, proj = _condition_projection(condition_dim, condition_units, "g")
+        cond, proj = condition_projection(condition_dim, condition_units, "g")
         inputs.append(cond)
         if condition_augmentation:
             proj = ConditioningAugmentation(condition_augmentation,
@@ -377,9 +344,9 @@ def build_dcgan_discriminator(image_shape, base_filters=64, num_classes=None,
     x_in = keras.Input(shape=tuple(image_shape), name="samples")
     inputs = [x_in]
     x = x_in
-    _check_label_conditioning(label_conditioning)
+    check_label_conditioning(label_conditioning)
     if num_classes:
-        labels = _label_input()
+        labels = label_input()
         inputs.append(labels)
     if num_classes and label_conditioning == "input":
         lmap = layers.Embedding(num_classes, h * w, name="label_map")(labels)
@@ -399,7 +366,7 @@ def build_dcgan_discriminator(image_shape, base_filters=64, num_classes=None,
     if minibatch_std:
         x = MinibatchStdDev(minibatch_std, name="minibatch_std")(x)
     if condition_dim:
-        cond, proj = _condition_projection(condition_dim, condition_units, "d")
+        cond, proj = condition_projection(condition_dim, condition_units, "d")
         inputs.append(cond)
     if condition_dim and label_conditioning == "input":
         fh, fw = x.shape[1], x.shape[2]
@@ -418,34 +385,10 @@ def build_dcgan_discriminator(image_shape, base_filters=64, num_classes=None,
         aux_classes and aux_hidden_units) else x
     out = _heads(x, aux_classes, spectral_norm, aux)
     if num_classes and label_conditioning == "projection":
-        out = _project_labels(out, x, labels, num_classes)
+        out = project_labels(out, x, labels, num_classes)
     if condition_dim and label_conditioning == "projection":
-        out = _project_condition(out, x, proj)
+        out = project_condition(out, x, proj)
     return keras.Model(inputs if len(inputs) > 1 else x_in, out, name=name)
-
-
-def _add_to_score(out, inner):
-    """The score (the first output) plus ``inner``."""
-    if isinstance(out, list):
-        return [layers.Add(name="score_and_projection")([out[0], inner])] + out[1:]
-    return layers.Add(name="score_and_projection")([out, inner])
-
-
-def _project_labels(out, features, labels, num_classes):
-    """Adds ``<embed(y), features>`` to the score (the projection discriminator)."""
-    dim = int(features.shape[-1])
-    embedded = layers.Reshape((dim,), name="label_projection_vector")(
-        layers.Embedding(num_classes, dim, name="label_projection")(labels))
-    return _add_to_score(out, layers.Dot(axes=1, name="label_projection_score")(
-        [embedded, features]))
-
-
-def _project_condition(out, features, condition):
-    """Adds ``<V c, features>`` to the score, for a dense condition ``c``."""
-    mapped = layers.Dense(int(features.shape[-1]), use_bias=False,
-                          name="condition_projection_map")(condition)
-    return _add_to_score(out, layers.Dot(axes=1, name="condition_projection_score")(
-        [mapped, features]))
 
 
 def _dense_block(x, units, name, normalization, sync_batch_norm, spectral_norm):
