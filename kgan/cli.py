@@ -334,8 +334,9 @@ _FLAGS = {
                        "x4 on caption/image pairs)"),
     "condition_augmentation": ("text to image", _opt(int), None,
                                "text2image: StackGAN's conditioning augmentation, G sees a "
-                               "sample of this size around the sentence (0: off; not given: "
-                               "the recipe's)"),
+                               "sample of this size around the sentence, its noise the first "
+                               "entries of z, so at most --latent-dim (0: off; not given: the "
+                               "recipe's, capped at --latent-dim)"),
     "augmentation_kl": ("text to image", _opt(float), None,
                         "text2image: weight of the augmentation's KL term (not given: the "
                         "recipe's)"),
@@ -544,6 +545,11 @@ def _check_text(parser, config, dataset):
         parser.error("--interpolation must be >= 0 (0: GAN-INT off)")
     if config.condition_augmentation is not None and config.condition_augmentation < 0:
         parser.error("--condition-augmentation must be >= 0 (0: off)")
+    latent = config.latent_dim or TEXT_LATENT_DIM
+    if config.condition_augmentation is not None and config.condition_augmentation > latent:
+        parser.error(f"--condition-augmentation {config.condition_augmentation} needs a latent at "
+                     f"least that wide (its noise is z's first entries): got --latent-dim "
+                     f"{latent}; give a larger --latent-dim or a smaller --condition-augmentation")
     if config.augmentation_kl is not None and config.augmentation_kl < 0:
         parser.error("--augmentation-kl must be >= 0")
 
@@ -590,10 +596,11 @@ def resolve(config):
             if c[name] is None:
                 c[name] = value
         c["interpolation"] = 1.0 if c["interpolation"] is None else c["interpolation"]
-        for name, value in (("condition_augmentation", TEXT_CONDITION_AUGMENTATION),
-                            ("augmentation_kl", TEXT_AUGMENTATION_KL)):
-            c[name] = value if c[name] is None else c[name]
         c["latent_dim"] = c["latent_dim"] or TEXT_LATENT_DIM
+        if c["condition_augmentation"] is None:  # its noise is z's first entries
+            c["condition_augmentation"] = min(TEXT_CONDITION_AUGMENTATION, c["latent_dim"])
+        if c["augmentation_kl"] is None:
+            c["augmentation_kl"] = TEXT_AUGMENTATION_KL
         if c["dataset"] in TEXT_DATASETS:
             c["data_dir"] = os.path.abspath(c["data_dir"] or DEFAULT_MNIST_DIR)
         if c["captions"] is not None:

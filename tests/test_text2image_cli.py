@@ -78,6 +78,10 @@ def test_text2image_flags_resolve_to_the_recipe():
     (["--variant", "dcgan", "--condition-augmentation", "8"], "is a text-to-image option"),
     (["--variant", "text2image", "--data-dir", ".", "--augmentation-kl", "-1"],
      "--augmentation-kl must be >= 0"),
+    (["--variant", "text2image", "--data-dir", ".", "--latent-dim", "8",
+      "--condition-augmentation", "9"], "needs a latent at least that wide"),
+    (["--variant", "text2image", "--data-dir", ".", "--condition-augmentation", "101"],
+     "got --latent-dim 100"),
     (["--variant", "text2image", "--dataset", "ring"], "use --dataset mnist-captions"),
     (["--captions", "x.txt"], "use it with --variant text2image"),
     (["--variant", "dcgan", "--interpolation", "0.5"], "use it with --variant text2image"),
@@ -261,6 +265,20 @@ def test_clients_send_sentences_to_a_text_export(trained, kind):
         with pytest.raises(ValueError, match="is a text-to-image model: use text_to_image"):
             client.generate(seeds=[0])
         client.close()
+
+
+def test_recipe_condition_augmentation_is_capped_at_the_latent():
+    from kgan import cli
+
+    def resolved(*extra):
+        c = cli.resolve(cli.parse_args(["--variant", "text2image", "--data-dir", ".", *extra])[0])
+        return c["condition_augmentation"], c["augmentation_kl"]
+
+    recipe = (cli.TEXT_CONDITION_AUGMENTATION, cli.TEXT_AUGMENTATION_KL)
+    assert resolved() == recipe and cli.TEXT_CONDITION_AUGMENTATION <= cli.TEXT_LATENT_DIM
+    assert resolved("--latent-dim", "3") == (min(3, recipe[0]), recipe[1])
+    assert resolved("--latent-dim", "8", "--condition-augmentation", "8") == (8, recipe[1])
+    assert resolved("--condition-augmentation", "0", "--augmentation-kl", "2") == (0, 2.0)
 
 
 def test_condition_augmentation_flags_reach_the_model():
