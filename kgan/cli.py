@@ -72,6 +72,7 @@ TEXT_BASE_FILTERS = 64
 TEXT_LATENT_DIM = 100
 TEXT_CONDITION_AUGMENTATION = 0  # training_text.RECIPE["condition_augmentation"]
 TEXT_AUGMENTATION_KL = 1.0  # training_text.RECIPE["augmentation_kl"]
+TEXT_D_CONDITIONING = "input"  # "projection" iff training_text.RECIPE["d_projection"]
 
 
 @dataclasses.dataclass
@@ -243,9 +244,11 @@ _FLAGS = {
                         "MLP generator normalisation (not given: batch)"),
     "spectral_norm": ("model", None, None, "spectral normalisation in D"),
     "label_conditioning": ("model", str, LABEL_CONDITIONING,
-                           "how a conditional D sees the label: input (a label map beside the "
-                           "image) or projection (Miyato & Koyama 2018) (not given: projection; "
-                           "acgan's D predicts the label instead)"),
+                           "how a conditional D sees the label (text2image: the sentence): "
+                           "input (a label map or the sentence's map beside the image's "
+                           "features) or projection (Miyato & Koyama 2018) (not given: "
+                           "projection; text2image: the text recipe's; acgan's D predicts the "
+                           "label instead)"),
     "categorical_codes": ("model", _int_list, None,
                           "infogan: category counts of the categorical codes, comma-separated "
                           "(e.g. 10 or 10,3)"),
@@ -597,6 +600,7 @@ def resolve(config):
                 c[name] = value
         c["interpolation"] = 1.0 if c["interpolation"] is None else c["interpolation"]
         c["latent_dim"] = c["latent_dim"] or TEXT_LATENT_DIM
+        c["label_conditioning"] = c["label_conditioning"] or TEXT_D_CONDITIONING
         if c["condition_augmentation"] is None:  # its noise is z's first entries
             c["condition_augmentation"] = min(TEXT_CONDITION_AUGMENTATION, c["latent_dim"])
         if c["augmentation_kl"] is None:

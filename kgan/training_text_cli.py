@@ -116,7 +116,8 @@ def build_model(c, encoder, data_shape, steps_per_epoch=1):
     from kgan.families.text2image import TextToImageGAN
 
     g_opts = {"base_filters": c["base_filters"]}
-    d_opts = {**g_opts, **training.discriminator_tricks(c)}
+    d_opts = {**g_opts, **training.discriminator_tricks(c),
+              "label_conditioning": c["label_conditioning"]}  # how D sees the sentence
     if c["sync_batch_norm"]:
         d_opts["sync_batch_norm"] = True
     pieces = training.game_pieces(c, steps_per_epoch)

@@ -62,6 +62,7 @@ def test_text2image_flags_resolve_to_the_recipe():
     assert c["beta_1"] == r["beta_1"]
     assert (c["condition_augmentation"], c["augmentation_kl"]) == (
         r["condition_augmentation"], r["augmentation_kl"])
+    assert c["label_conditioning"] == ("projection" if r["d_projection"] else "input")
     c = cli.resolve(cli.parse_args(["--variant", "text2image", "--data-dir", ".",
                                     "--no-matching-aware", "--interpolation", "0", "--epochs",
                                     "3", "--base-filters", "8"])[0])
@@ -292,3 +293,17 @@ def test_condition_augmentation_flags_reach_the_model():
     gan = training_text_cli.build_model(c, encoder, (28, 28, 1))
     assert gan.generator.get_layer("g_condition_augmentation").units == 3
     assert [t.weight for t in gan.terms if isinstance(t, ConditioningKL)] == [0.25]
+
+
+@pytest.mark.parametrize("how", ["input", "projection"])
+def test_label_conditioning_picks_how_d_sees_the_sentence(how):
+    from kgan import cli, text as text_lib, training_text_cli
+
+    c = cli.resolve(cli.parse_args(["--variant", "text2image", "--data-dir", ".",
+                                    "--label-conditioning", how, "--base-filters", "4",
+                                    "--latent-dim", "8"])[0])
+    encoder = text_lib.build_text_encoder(max_chars=24, embedding_dim=6, filters=8, char_dim=4)
+    names = {layer.name for layer in training_text_cli.build_model(
+        c, encoder, (28, 28, 1)).discriminator.layers}
+    assert ("condition_projection_score" in names) == (how == "projection")
+    assert ("features_and_condition" in names) == (how == "input")
