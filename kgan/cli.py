@@ -45,7 +45,7 @@ GENERAL_DEFAULTS = {"epochs": 40, "batch_size": 64, "g_lr": 2e-4, "d_lr": 2e-4,
 # defaults) trains when these options are not given. Measured on 3 seeds in
 # benchmarks/README.md ("The quickstart", benchmarks/quickstart.py).
 QUICKSTART_RECIPE = {"epochs": 80, "batch_size": 32, "g_lr": 1e-3, "d_lr": 2e-4,
-                     "lr_schedule": "cosine", "ema_decay": 0.995, "r1_gamma": 1.0}
+                     "lr_schedule": "cosine", "ema_decay": 0.999, "r1_gamma": 1.0}
 QUICKSTART_NETWORKS = {"dense_units": 1024}  # InfoGAN's FC 1024 in G and D, at 32 base filters
 QUICKSTART_RUNS = ("dcgan", "digits")  # (variant, dataset) that gets the recipe
 # The conditional MNIST recipe: a class-conditional DCGAN (its D sees the label, by projection)
