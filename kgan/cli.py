@@ -70,9 +70,9 @@ TEXT_RECIPE = {"epochs": None, "batch_size": 64, "g_lr": 2e-4, "d_lr": 2e-4,
 TEXT_STEPS = 3000
 TEXT_BASE_FILTERS = 64
 TEXT_LATENT_DIM = 100
-TEXT_CONDITION_AUGMENTATION = 0  # training_text.RECIPE["condition_augmentation"]
-TEXT_AUGMENTATION_KL = 1.0  # training_text.RECIPE["augmentation_kl"]
-TEXT_D_CONDITIONING = "input"  # "projection" iff training_text.RECIPE["d_projection"]
+TEXT_CONDITION_AUGMENTATION = 64  # training_text.RECIPE["condition_augmentation"]
+TEXT_AUGMENTATION_KL = 0.02  # training_text.RECIPE["augmentation_kl"]
+TEXT_D_CONDITIONING = "projection"  # "projection" iff training_text.RECIPE["d_projection"]
 
 
 @dataclasses.dataclass

@@ -30,9 +30,9 @@ RECIPE = {
     "learning_rate": 2e-4,        # Adam(2e-4, beta_1=0.5) for G and D (DCGAN, Reed et al.)
     "g_learning_rate": 0.0,       # G's own rate; 0: learning_rate
     "dense_units": 0,             # FC layer in G and D (InfoGAN's MNIST nets: 1024); 0: none
-    "condition_augmentation": 0,  # StackGAN's conditioning augmentation: size of c; 0: off
-    "augmentation_kl": 1.0,       # its KL weight
-    "d_projection": 0,            # 1: D scores the text by projection (Miyato & Koyama), 0: concat
+    "condition_augmentation": 64,  # StackGAN's conditioning augmentation: size of c; 0: off
+    "augmentation_kl": 0.02,      # its KL weight (StackGAN's 1 washes the digit out here)
+    "d_projection": 1,            # 1: D scores the text by projection (Miyato & Koyama), 0: concat
     "beta_1": 0.5,
     "ema_decay": 0.999,
     "mode_seeking": 0.0,          # kgan.objectives.ModeSeeking weight (1.0 tried: digits 83 %, FCD worse)
