@@ -78,7 +78,8 @@ def parse_args(argv=None):
 
 
 def recipe_overrides(items, recipe):
-    """``{"key": number}`` from ``KEY=VALUE`` strings; unknown keys are refused.
+    """``{"key": value}`` from ``KEY=VALUE`` strings (numbers, or text for text entries);
+    unknown keys are refused.
 
     Example:
         >>> recipe_overrides(["mode_seeking=0"], {"mode_seeking": 1.0})
@@ -90,8 +91,11 @@ def recipe_overrides(items, recipe):
         if not sep or key not in recipe:
             raise SystemExit(f"--set: expected KEY=VALUE with KEY in {sorted(recipe)}, got "
                              f"{item!r}")
-        out[key] = type(recipe[key])(float(value)) if isinstance(recipe[key], int) \
-            else float(value)
+        if isinstance(recipe[key], str):
+            out[key] = value
+        else:
+            out[key] = type(recipe[key])(float(value)) if isinstance(recipe[key], int) \
+                else float(value)
     return out
 
 
@@ -194,7 +198,7 @@ def main(argv=None):
                                                   replace=False)]
         floor = frechet_distance(clf.features(held), ref)
         for variant in variants:
-            gan = T.build(encoder, seed=seed, **VARIANTS[variant], **overrides)
+            gan = T.build(encoder, seed=seed, **VARIANTS[variant], **{**overrides, "steps": steps})
             ds, _ = T.stream(x, texts, encoder, seed=seed)
             t0 = time.time()
             gan.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)

@@ -29,6 +29,8 @@ RECIPE = {
     "batch_size": 64,
     "learning_rate": 2e-4,        # Adam(2e-4, beta_1=0.5) for G and D (DCGAN, Reed et al.)
     "g_learning_rate": 0.0,       # G's own rate; 0: learning_rate
+    "lr_schedule": "constant",    # or "cosine": both rates decay to 0 over `steps`
+    "r1_gamma": 0.0,              # kgan.regularizers.R1 on D's real inputs; 0: off
     "dense_units": 0,             # FC layer in G and D (InfoGAN's MNIST nets: 1024); 0: none
     "condition_augmentation": 64,  # StackGAN's conditioning augmentation: size of c; 0: off
     "augmentation_kl": 0.02,      # its KL weight (StackGAN's 1 washes the digit out here)
@@ -101,12 +103,14 @@ def build(encoder, data_shape=(28, 28, 1), matching_aware=True, interpolation=1.
     from kgan.families.text2image import TextToImageGAN
 
     from kgan.objectives import ModeSeeking
+    from kgan.regularizers import R1
 
     r = {**RECIPE, **overrides}
     net = {"base_filters": r["base_filters"], "dense_units": r["dense_units"] or None}
     d_net = {**net, "minibatch_std": r["minibatch_std"],
              "label_conditioning": "projection" if r["d_projection"] else "input"}
     terms = [ModeSeeking(r["mode_seeking"])] if r["mode_seeking"] else []
+    terms += [R1(r["r1_gamma"])] if r["r1_gamma"] else []
     gan = TextToImageGAN(text_encoder=encoder, data_shape=data_shape, terms=terms,
                          latent_dim=r["latent_dim"], condition_units=r["condition_units"],
                          matching_aware=matching_aware, interpolation=interpolation,
@@ -114,7 +118,14 @@ def build(encoder, data_shape=(28, 28, 1), matching_aware=True, interpolation=1.
                          augmentation_kl=r["augmentation_kl"],
                          generator_options=net, discriminator_options=d_net,
                          ema_decay=r["ema_decay"], seed=seed)
-    adam = lambda lr: keras.optimizers.Adam(lr, beta_1=r["beta_1"])  # noqa: E731
+    if r["lr_schedule"] not in ("constant", "cosine"):
+        raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {r['lr_schedule']!r}.")
+
+    def adam(lr):
+        if r["lr_schedule"] == "cosine":  # one D and one G update per step
+            lr = keras.optimizers.schedules.CosineDecay(lr, max(1, int(r["steps"])))
+        return keras.optimizers.Adam(lr, beta_1=r["beta_1"])
+
     gan.compile(g_optimizer=adam(r["g_learning_rate"] or r["learning_rate"]),
                 d_optimizer=adam(r["learning_rate"]))
     return gan

@@ -196,6 +196,16 @@ def test_text2image_agreement_counts_ties_as_misses():
     assert t2i.agreement(low, high, lambda x: x[:, 0]) == pytest.approx(0.5)
 
 
+def test_text2image_set_keeps_each_recipe_entry_type():
+    t2i = _load("text2image")
+    recipe = {"steps": 3000, "augmentation_kl": 0.02, "lr_schedule": "constant"}
+    got = t2i.recipe_overrides(["steps=10", "augmentation_kl=1", "lr_schedule=cosine"], recipe)
+    assert got == {"steps": 10, "augmentation_kl": 1.0, "lr_schedule": "cosine"}
+    assert isinstance(got["steps"], int) and isinstance(got["augmentation_kl"], float)
+    with pytest.raises(SystemExit, match="KEY in \\['augmentation_kl', 'lr_schedule', 'steps'\\]"):
+        t2i.recipe_overrides(["lr=1"], recipe)
+
+
 def test_text2image_summary_judges_the_worst_seed():
     t2i = _load("text2image")
     row = {"variant": "gan_cls_int", "seed": 0, "digit_seen": 0.97, "digit_unseen": 0.93,
