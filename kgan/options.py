@@ -73,3 +73,34 @@ def to_pieces(loss=None, terms=(), **options):
     elif o["shared_fakes"]:
         out["step"] = steps.SharedFakes()
     return out
+
+
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def adam(learning_rate, updates=1, schedule="constant", beta_1=0.5, beta_2=0.999, name=None):
+    """Adam at ``learning_rate``, constant or decayed to 0 by a cosine over ``updates``.
+
+    The cosine decay (Loshchilov & Hutter, "SGDR", ICLR 2017, without
+    restarts) counts the optimizer's own updates, so D's horizon is its
+    number of updates (``d_steps`` per G update), not G's.
+
+    Args:
+        learning_rate: the initial rate.
+        updates: how many updates this optimizer makes in the run (cosine only).
+        schedule: ``"constant"`` or ``"cosine"``.
+        beta_1, beta_2: Adam's moment decays (DCGAN: ``beta_1`` 0.5).
+        name: the optimizer's name (its checkpoint key).
+
+    Example:
+        >>> opt = adam(2e-4, updates=3000, schedule="cosine")
+        >>> round(float(opt._learning_rate(1500)), 8)   # half way: half the rate
+        0.0001
+    """
+    import keras
+
+    if schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {schedule!r}.")
+    if schedule == "cosine":
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, max(1, int(updates)))
+    return keras.optimizers.Adam(learning_rate, beta_1=beta_1, beta_2=beta_2, name=name)

@@ -179,7 +179,7 @@ def run(config, extra_callbacks=(), overwrite=False):
 
     import kgan
     from kgan import callbacks as kcb
-    from kgan import images
+    from kgan import images, options
     from kgan.metrics import generate_samples
 
     chief = distribute.is_chief()
@@ -205,9 +205,7 @@ def run(config, extra_callbacks=(), overwrite=False):
     steps = len(x) // c["batch_size"]
 
     def adam(lr, updates, name):
-        if c["lr_schedule"] == "cosine":
-            lr = keras.optimizers.schedules.CosineDecay(lr, updates)
-        return keras.optimizers.Adam(lr, beta_1=c["beta_1"], beta_2=c["beta_2"], name=name)
+        return options.adam(lr, updates, c["lr_schedule"], c["beta_1"], c["beta_2"], name)
 
     with strategy.scope():
         model = build_model(c, x.shape[1:], num_classes, steps)

@@ -98,10 +98,9 @@ def build(encoder, data_shape=(28, 28, 1), matching_aware=True, interpolation=1.
     Example:
         >>> gan = build(encoder, matching_aware=False)   # the plain-conditioning baseline
     """
-    import keras
-
     from kgan.families.text2image import TextToImageGAN
 
+    from kgan import options
     from kgan.objectives import ModeSeeking
     from kgan.regularizers import R1
 
@@ -118,13 +117,8 @@ def build(encoder, data_shape=(28, 28, 1), matching_aware=True, interpolation=1.
                          augmentation_kl=r["augmentation_kl"],
                          generator_options=net, discriminator_options=d_net,
                          ema_decay=r["ema_decay"], seed=seed)
-    if r["lr_schedule"] not in ("constant", "cosine"):
-        raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {r['lr_schedule']!r}.")
-
-    def adam(lr):
-        if r["lr_schedule"] == "cosine":  # one D and one G update per step
-            lr = keras.optimizers.schedules.CosineDecay(lr, max(1, int(r["steps"])))
-        return keras.optimizers.Adam(lr, beta_1=r["beta_1"])
+    def adam(lr):  # one D and one G update per step
+        return options.adam(lr, r["steps"], r["lr_schedule"], r["beta_1"])
 
     gan.compile(g_optimizer=adam(r["g_learning_rate"] or r["learning_rate"]),
                 d_optimizer=adam(r["learning_rate"]))

@@ -170,7 +170,7 @@ def run(c, extra_callbacks=()):
     import numpy as np
 
     import kgan
-    from kgan import export_text, images, report, training_text
+    from kgan import export_text, images, options, report, training_text
     from kgan import text as text_lib
 
     out = c["out"]
@@ -204,9 +204,7 @@ def run(c, extra_callbacks=()):
         g_updates = max(1, steps * epochs)
 
         def adam(lr, updates, name):
-            if c["lr_schedule"] == "cosine":
-                lr = keras.optimizers.schedules.CosineDecay(lr, updates)
-            return keras.optimizers.Adam(lr, beta_1=c["beta_1"], beta_2=c["beta_2"], name=name)
+            return options.adam(lr, updates, c["lr_schedule"], c["beta_1"], c["beta_2"], name)
 
         model.compile(
             g_optimizer=adam(c["g_lr"], g_updates, "generator_optimizer"),

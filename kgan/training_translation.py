@@ -55,12 +55,11 @@ def run(c, extra_callbacks=()):
     if c["cpu_replicas"]:
         distribute.split_cpu(c["cpu_replicas"])
     strategy = distribute.make_strategy(c["strategy"])
-    import keras
     import numpy as np
 
     import kgan
     from kgan import callbacks as kcb
-    from kgan import data_pairs, export_translation, images
+    from kgan import data_pairs, export_translation, images, options
 
     out = c["out"]
     os.makedirs(out, exist_ok=True)
@@ -90,10 +89,8 @@ def run(c, extra_callbacks=()):
 
         def adam(key):
             lr = c["d_lr"] if key.startswith("d_") else c["g_lr"]
-            if c["lr_schedule"] == "cosine":
-                lr = keras.optimizers.schedules.CosineDecay(lr, max(1, steps * c["epochs"]))
-            return keras.optimizers.Adam(lr, beta_1=c["beta_1"], beta_2=c["beta_2"],
-                                         name=key.replace("_optimizer", "") + "_adam")
+            return options.adam(lr, steps * c["epochs"], c["lr_schedule"], c["beta_1"],
+                                c["beta_2"], name=key.replace("_optimizer", "") + "_adam")
 
         model.compile(**{key: adam(key) for key in model.networks},
                       jit_compile=c["jit_compile"], steps_per_execution=c["steps_per_execution"])

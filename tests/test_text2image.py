@@ -325,5 +325,6 @@ def test_recipe_build_takes_a_cosine_schedule_and_r1():
     gan = training_text.build(encoder, **small)  # the recipe: constant rate, no R1
     assert not any(isinstance(t, R1) for t in gan.terms)
     np.testing.assert_allclose(float(gan.g_optimizer.learning_rate), 2e-4)
-    with pytest.raises(ValueError, match="lr_schedule must be 'constant' or 'cosine', got 'step'"):
+    with pytest.raises(ValueError,
+                       match=r"lr_schedule must be one of \('constant', 'cosine'\), got 'step'"):
         training_text.build(encoder, **small, lr_schedule="step")
