@@ -31,6 +31,7 @@ RECIPE = {
     "g_learning_rate": 0.0,       # G's own rate; 0: learning_rate
     "lr_schedule": "constant",    # or "cosine": both rates decay to 0 over `steps`
     "r1_gamma": 0.0,              # kgan.regularizers.R1 on D's real inputs; 0: off
+    "diff_augment": "",           # kgan.transforms.DiffAugment policy, e.g. "translation"; "": off
     "dense_units": 0,             # FC layer in G and D (InfoGAN's MNIST nets: 1024); 0: none
     "condition_augmentation": 64,  # StackGAN's conditioning augmentation: size of c; 0: off
     "augmentation_kl": 0.02,      # its KL weight (StackGAN's 1 washes the digit out here)
@@ -103,6 +104,7 @@ def build(encoder, data_shape=(28, 28, 1), matching_aware=True, interpolation=1.
     from kgan import options
     from kgan.objectives import ModeSeeking
     from kgan.regularizers import R1
+    from kgan.transforms import DiffAugment
 
     r = {**RECIPE, **overrides}
     net = {"base_filters": r["base_filters"], "dense_units": r["dense_units"] or None}
@@ -110,7 +112,9 @@ def build(encoder, data_shape=(28, 28, 1), matching_aware=True, interpolation=1.
              "label_conditioning": "projection" if r["d_projection"] else "input"}
     terms = [ModeSeeking(r["mode_seeking"])] if r["mode_seeking"] else []
     terms += [R1(r["r1_gamma"])] if r["r1_gamma"] else []
+    transforms = [DiffAugment(r["diff_augment"])] if r["diff_augment"] else []
     gan = TextToImageGAN(text_encoder=encoder, data_shape=data_shape, terms=terms,
+                         transforms=transforms,
                          latent_dim=r["latent_dim"], condition_units=r["condition_units"],
                          matching_aware=matching_aware, interpolation=interpolation,
                          condition_augmentation=r["condition_augmentation"],

@@ -308,22 +308,25 @@ def test_conditioning_augmentation_and_its_kl_by_hand():
         _model(terms=[ConditioningKL(1.0)])
 
 
-def test_recipe_build_takes_a_cosine_schedule_and_r1():
+def test_recipe_build_takes_a_cosine_schedule_r1_and_diff_augment():
     from kgan import training_text
     from kgan.regularizers import R1
 
     encoder = text_lib.build_text_encoder(embedding_dim=6)
     small = {"base_filters": 4, "latent_dim": 8, "condition_units": 4,
              "condition_augmentation": 0, "steps": 10, "learning_rate": 2e-4}
-    gan = training_text.build(encoder, **small, lr_schedule="cosine", r1_gamma=0.5)
+    gan = training_text.build(encoder, **small, lr_schedule="cosine", r1_gamma=0.5,
+                              diff_augment="translation")
     assert [type(t).__name__ for t in gan.terms][:1] == ["R1"] and gan.terms[0].gamma == 0.5
+    assert [(type(t).__name__, t.policy) for t in gan.transforms] == [
+        ("DiffAugment", ("translation",))]
     for opt in (gan.g_optimizer, gan.d_optimizer):
         schedule = opt._learning_rate
         # cosine decay to 0 over the 10 steps: lr/2 halfway, 0 at the end
         np.testing.assert_allclose([float(schedule(0)), float(schedule(5)), float(schedule(10))],
                                    [2e-4, 1e-4, 0.0], atol=1e-10)
     gan = training_text.build(encoder, **small)  # the recipe: constant rate, no R1
-    assert not any(isinstance(t, R1) for t in gan.terms)
+    assert not any(isinstance(t, R1) for t in gan.terms) and not gan.transforms
     np.testing.assert_allclose(float(gan.g_optimizer.learning_rate), 2e-4)
     with pytest.raises(ValueError,
                        match=r"lr_schedule must be one of \('constant', 'cosine'\), got 'step'"):
