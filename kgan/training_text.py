@@ -99,28 +99,26 @@ def build(encoder, data_shape=(28, 28, 1), matching_aware=True, interpolation=1.
     Example:
         >>> gan = build(encoder, matching_aware=False)   # the plain-conditioning baseline
     """
-    from kgan.families.text2image import TextToImageGAN
-
     from kgan import options
+    from kgan.families.text2image import TextToImageGAN
     from kgan.objectives import ModeSeeking
-    from kgan.regularizers import R1
-    from kgan.transforms import DiffAugment
 
     r = {**RECIPE, **overrides}
     net = {"base_filters": r["base_filters"], "dense_units": r["dense_units"] or None}
     d_net = {**net, "minibatch_std": r["minibatch_std"],
              "label_conditioning": "projection" if r["d_projection"] else "input"}
-    terms = [ModeSeeking(r["mode_seeking"])] if r["mode_seeking"] else []
-    terms += [R1(r["r1_gamma"])] if r["r1_gamma"] else []
-    transforms = [DiffAugment(r["diff_augment"])] if r["diff_augment"] else []
-    gan = TextToImageGAN(text_encoder=encoder, data_shape=data_shape, terms=terms,
-                         transforms=transforms,
+    # R1 and DiffAugment as every other recipe gets them (the flat options' one mapping)
+    pieces = options.to_pieces(terms=[ModeSeeking(r["mode_seeking"])] if r["mode_seeking"] else [],
+                               r1_gamma=r["r1_gamma"], diff_augment=r["diff_augment"])
+    gan = TextToImageGAN(text_encoder=encoder, data_shape=data_shape,
+                         terms=pieces.get("terms", []), transforms=pieces.get("transforms", []),
                          latent_dim=r["latent_dim"], condition_units=r["condition_units"],
                          matching_aware=matching_aware, interpolation=interpolation,
                          condition_augmentation=r["condition_augmentation"],
                          augmentation_kl=r["augmentation_kl"],
                          generator_options=net, discriminator_options=d_net,
                          ema_decay=r["ema_decay"], seed=seed)
+
     def adam(lr):  # one D and one G update per step
         return options.adam(lr, r["steps"], r["lr_schedule"], r["beta_1"])
 
