@@ -10,7 +10,8 @@ Example:
 # Before anything imports TensorFlow: oneDNN's CPU kernels (kgan/_cpu.py).
 from kgan import _cpu  # noqa: F401  isort: skip
 from kgan import (conditioning, data, data_pairs, image_networks, latent, layers, losses,
-                  networks, noise, objectives, options, regularizers, steps, text, transforms)
+                  networks, noise, objectives, options, regularizers, rejection, steps, text,
+                  transforms)
 from kgan.core.adversarial import AdversarialModel, NonFiniteLossError
 from kgan.core.gan import GAN
 from kgan.families import (ACGAN, BEGAN, DCGAN, LSGAN, WGANGP, ConditionalGAN, CycleGAN, InfoGAN,
@@ -24,4 +25,4 @@ __all__ = ["GAN", "AdversarialModel", "VanillaGAN", "ConditionalGAN", "DCGAN", "
            "ACGAN", "InfoGAN", "BEGAN", "Pix2Pix", "SRGAN", "CycleGAN", "TextToImageGAN", "DataError",
            "NonFiniteLossError", "ModelFileError", "load_model", "conditioning", "data", "data_pairs",
            "image_networks", "latent", "layers", "losses", "networks", "noise", "objectives",
-           "options", "regularizers", "steps", "text", "transforms"]
+           "options", "regularizers", "rejection", "steps", "text", "transforms"]
