@@ -66,13 +66,14 @@ _RECIPE_HELP = ("not given: {recipe} for --variant dcgan --dataset digits (the q
 # --variant text2image: kgan.training_text.RECIPE (a test keeps the two equal; importing it here
 # would start TensorFlow). epochs None: enough epochs for the recipe's TEXT_STEPS steps.
 TEXT_RECIPE = {"epochs": None, "batch_size": 64, "g_lr": 2e-4, "d_lr": 2e-4,
-               "lr_schedule": "constant", "ema_decay": 0.999, "r1_gamma": 0.0}
+               "lr_schedule": "constant", "ema_decay": 0.95, "r1_gamma": 0.0}
 TEXT_STEPS = 3000
 TEXT_BASE_FILTERS = 64
 TEXT_LATENT_DIM = 100
 TEXT_CONDITION_AUGMENTATION = 64  # training_text.RECIPE["condition_augmentation"]
 TEXT_AUGMENTATION_KL = 0.02  # training_text.RECIPE["augmentation_kl"]
 TEXT_D_CONDITIONING = "projection"  # "projection" iff training_text.RECIPE["d_projection"]
+TEXT_MODE_SEEKING = 0.5  # training_text.RECIPE["mode_seeking"]
 
 
 @dataclasses.dataclass
@@ -111,6 +112,7 @@ class TrainConfig:
     unrolled_steps: int = 0
     shared_fakes: bool = False
     top_k: float = 0.0  # top-k G updates: the smallest kept share of the batch (0: off)
+    mode_seeking: float | None = None  # None: TEXT_MODE_SEEKING for text2image, else off
     spectral_norm: bool = False
     label_conditioning: str | None = None  # None: projection for conditional models, D sees labels
     minibatch_std: int = 0
@@ -292,6 +294,10 @@ _FLAGS = {
     "top_k": ("loss and regularizers", float, None,
               "top-k training (Sinha et al. 2020): G learns from the fakes D scores best, a "
               "share of the batch that decays by 0.99 per epoch down to this (0: off; paper 0.5)"),
+    "mode_seeking": ("loss and regularizers", float, None,
+                     "weight of the mode-seeking term in G's loss (Mao et al. 2019): two latents "
+                     "of one condition should give different samples (0: off; not given: the "
+                     "text recipe's for text2image, else off)"),
     "shared_fakes": ("optimisation", None, None,
                      "one G forward serves D's and G's update (the TF DCGAN tutorial's step; "
                      "default: Algorithm 1, fresh noise for G)"),
@@ -605,6 +611,8 @@ def resolve(config):
             c["condition_augmentation"] = min(TEXT_CONDITION_AUGMENTATION, c["latent_dim"])
         if c["augmentation_kl"] is None:
             c["augmentation_kl"] = TEXT_AUGMENTATION_KL
+        if c["mode_seeking"] is None:
+            c["mode_seeking"] = TEXT_MODE_SEEKING
         if c["dataset"] in TEXT_DATASETS:
             c["data_dir"] = os.path.abspath(c["data_dir"] or DEFAULT_MNIST_DIR)
         if c["captions"] is not None:
@@ -617,6 +625,7 @@ def resolve(config):
     for name, value in networks.items():
         c[name] = value if c[name] is None else c[name]
     c["dense_units"] = c["dense_units"] or 0
+    c["mode_seeking"] = c["mode_seeking"] or 0.0
     c["base_filters"] = c["base_filters"] or 32
     for name, general in GENERAL_DEFAULTS.items():
         if c[name] is None and not texting:  # text2image: TEXT_RECIPE, filled above

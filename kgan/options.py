@@ -13,7 +13,7 @@ from kgan import losses, objectives, regularizers, steps, transforms
 OPTIONS = {
     "real_label": 1.0, "gradient_penalty": None, "gp_weight": 10.0, "r1_gamma": 0.0, "r1_every": 1,
     "d_weight_penalty": 0.0, "feature_matching": 0.0, "feature_matching_layer": None,
-    "top_k": 0.0, "top_k_decay": 0.99, "top_k_decay_steps": 1,
+    "top_k": 0.0, "top_k_decay": 0.99, "top_k_decay_steps": 1, "mode_seeking": 0.0,
     "instance_noise": 0.0, "instance_noise_steps": None, "diff_augment": "", "replay_buffer_size": 0,
     "replay_fraction": 0.5, "packing": 1, "unrolled_steps": 0, "shared_fakes": False,
 }
@@ -56,6 +56,7 @@ def to_pieces(loss=None, terms=(), **options):
               if o["feature_matching"] else [])
     added += ([objectives.TopK(o["top_k"], o["top_k_decay"], o["top_k_decay_steps"])]
               if o["top_k"] else [])
+    added += [objectives.ModeSeeking(o["mode_seeking"])] if o["mode_seeking"] else []
     if added or terms:
         out["terms"] = list(terms) + added
     views = [transforms.DiffAugment(o["diff_augment"])] if o["diff_augment"] else []

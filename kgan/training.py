@@ -38,7 +38,7 @@ from kgan.run_dir import RunDirectoryError, prepare_run_directory
 
 _GAME_OPTIONS = ("real_label", "gp_weight", "r1_gamma", "r1_every", "instance_noise", "instance_noise_steps",
                  "diff_augment", "replay_buffer_size", "packing", "feature_matching", "unrolled_steps",
-                 "gradient_penalty", "shared_fakes", "top_k")
+                 "gradient_penalty", "shared_fakes", "top_k", "mode_seeking")
 
 
 def write_config(c, out):

@@ -60,8 +60,9 @@ def test_text2image_flags_resolve_to_the_recipe():
                                "lr_schedule": "constant", "ema_decay": r["ema_decay"],
                                "r1_gamma": 0.0}
     assert c["beta_1"] == r["beta_1"]
-    assert (c["condition_augmentation"], c["augmentation_kl"]) == (
-        r["condition_augmentation"], r["augmentation_kl"])
+    assert (c["condition_augmentation"], c["augmentation_kl"], c["mode_seeking"]) == (
+        r["condition_augmentation"], r["augmentation_kl"], r["mode_seeking"])
+    assert cli.TEXT_MODE_SEEKING == r["mode_seeking"] > 0
     assert c["label_conditioning"] == ("projection" if r["d_projection"] else "input")
     c = cli.resolve(cli.parse_args(["--variant", "text2image", "--data-dir", ".",
                                     "--no-matching-aware", "--interpolation", "0", "--epochs",
@@ -284,15 +285,25 @@ def test_recipe_condition_augmentation_is_capped_at_the_latent():
 
 def test_condition_augmentation_flags_reach_the_model():
     from kgan import cli, text as text_lib, training_text_cli
-    from kgan.objectives import ConditioningKL
+    from kgan.objectives import ConditioningKL, ModeSeeking
 
-    c = cli.resolve(cli.parse_args(["--variant", "text2image", "--data-dir", ".",
-                                    "--condition-augmentation", "3", "--augmentation-kl", "0.25",
-                                    "--base-filters", "4", "--latent-dim", "8"])[0])
-    encoder = text_lib.build_text_encoder(max_chars=24, embedding_dim=6, filters=8, char_dim=4)
-    gan = training_text_cli.build_model(c, encoder, (28, 28, 1))
+    def built(*flags):
+        c = cli.resolve(cli.parse_args(["--variant", "text2image", "--data-dir", ".",
+                                        "--condition-augmentation", "3", "--augmentation-kl",
+                                        "0.25", "--base-filters", "4", "--latent-dim", "8",
+                                        *flags])[0])
+        encoder = text_lib.build_text_encoder(max_chars=24, embedding_dim=6, filters=8,
+                                              char_dim=4)
+        return training_text_cli.build_model(c, encoder, (28, 28, 1))
+
+    def weights(gan, kind):
+        return [t.weight for t in gan.terms if isinstance(t, kind)]
+
+    gan = built()
     assert gan.generator.get_layer("g_condition_augmentation").units == 3
-    assert [t.weight for t in gan.terms if isinstance(t, ConditioningKL)] == [0.25]
+    assert weights(gan, ConditioningKL) == [0.25]
+    assert weights(gan, ModeSeeking) == [cli.TEXT_MODE_SEEKING]  # the recipe's, not given
+    assert weights(built("--mode-seeking", "0"), ModeSeeking) == []
 
 
 @pytest.mark.parametrize("how", ["input", "projection"])

@@ -497,6 +497,21 @@ def test_training_cli_reaches_the_options():
     assert plain["conditional"] and plain["d_steps"] == 1 and plain["gradient_penalty"] is None
 
 
+def test_mode_seeking_flag_reaches_g_loss_and_is_off_by_default():
+    from kgan import training
+
+    def built(*flags):
+        c = training.resolve(training.parse_args(["--dataset", "ring", "--variant", "vanilla",
+                                                  "--hidden-units", "8", *flags])[0])
+        return c["mode_seeking"], training.build_model(c, (2,), 8).terms
+
+    assert built() == (0.0, [])
+    weight, terms = built("--mode-seeking", "0.3")
+    assert weight == 0.3 and terms == [objectives.ModeSeeking(0.3)]
+    assert kgan.options.to_pieces(mode_seeking=0.3, r1_gamma=1.0)["terms"] == [
+        regularizers.R1(1.0), objectives.ModeSeeking(0.3)]
+
+
 def test_bad_options_fail_clearly():
     with pytest.raises(ValueError, match="gradient_penalty must be None or one of"):
         make(gradient_penalty="gp")
