@@ -55,6 +55,8 @@ def parse_args(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=__doc__.split("Usage:")[1])
     p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1")
+    p.add_argument("--seed-list", default=None,
+                   help="explicit comma-separated seeds, e.g. 1,2 (overrides --seeds)")
     p.add_argument("--digits", default="0,1,2,3,4,5,6,7,8,9", help="comma list of digits")
     p.add_argument("--protocols", default="one_class,one_anomalous")
     p.add_argument("--test-size", type=int, default=None,
@@ -129,7 +131,7 @@ def main(argv=None):
     cfg = copy.deepcopy(CONFIG)
     digits = [int(d) for d in args.digits.split(",")]
     protocols = args.protocols.split(",")
-    seeds = list(range(args.seeds))
+    seeds = common.seeds(args.seed_list, args.seeds)
     if args.quick:
         digits, protocols, seeds = [0, 1], ["one_class"], [0]
         cfg.update(gan_steps=75, encoder_steps=50, base_filters=8, test_size=200,

@@ -106,7 +106,8 @@ class AnoGAN:
 
     Args:
         model: a trained unconditional :class:`kgan.GAN` (its generator and
-            discriminator are only read).
+            discriminator are only read; the EMA generator when it keeps
+            one, the network ``generate`` samples).
         lam: lambda, the weight of the discrimination loss (0.1 in the paper).
         steps: Adam steps per image (the paper uses 500 backpropagation steps).
         learning_rate: Adam's learning rate on z.
@@ -124,6 +125,7 @@ class AnoGAN:
         if getattr(model, "num_classes", None):
             raise ValueError("AnoGAN needs an unconditional GAN.")
         self.model, self.lam, self.steps = model, float(lam), int(steps)
+        self.generator = latent_lib.sampled_generator(model)
         self.learning_rate = float(learning_rate)
         self.features = discriminator_features(model.discriminator, feature_layer)
 
@@ -151,9 +153,10 @@ class AnoGAN:
             raise ValueError(f"images: expected shape (n,) + {data_shape}, got {x.shape}.")
         z0 = np.random.default_rng(seed).standard_normal(
             (len(x), self.model.latent_dim)).astype(np.float32)
-        z, scores = latent_lib.optimise_latents(self.model.generator, x, z0, self.objective,
+        z, scores = latent_lib.optimise_latents(self.generator, x, z0, self.objective,
                                                 self.steps, self.learning_rate, batch_size)
-        recon = self.model.generate(z=z, batch_size=batch_size)
+        recon = np.asarray(self.generator.predict(z, batch_size=batch_size, verbose=0),
+                           np.float32)
         residual, discrimination = self._parts(tf.constant(recon), tf.constant(x))
         return {"scores": scores, "residual": residual.numpy(),
                 "discrimination": discrimination.numpy(), "z": z, "reconstructions": recon}
@@ -253,12 +256,15 @@ class FAnoGAN(AdversarialModel):
     def from_gan(cls, gan, **kwargs):
         """An f-AnoGAN over a trained GAN's networks (shared, never updated).
 
+        G is the network ``gan.generate`` samples: the EMA generator when the
+        GAN keeps one (:func:`kgan.latent.sampled_generator`).
+
         Example:
             >>> fano = FAnoGAN.from_gan(gan, encoder_options={"base_filters": 32})
         """
         if getattr(gan, "num_classes", None):
             raise ValueError("f-AnoGAN needs an unconditional GAN.")
-        return cls(gan.generator, gan.discriminator, **kwargs)
+        return cls(latent_lib.sampled_generator(gan), gan.discriminator, **kwargs)
 
     def parts(self, x, training=False):
         """``(reconstructions, residual [n], feature_residual [n])`` for images ``x``."""

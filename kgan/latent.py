@@ -194,15 +194,31 @@ def vector_arithmetic(a, b, c):
     return (means[0] - means[1] + means[2]).astype(np.float32)
 
 
-def _generator_of(model):
-    net = getattr(model, "generator", model)
+def sampled_generator(model, raw=False):
+    """The network behind ``model.generate``: the EMA generator when there is one.
+
+    Inversion, AnoGAN and f-AnoGAN must search the generator that the model
+    samples and exports; searching the raw one would return latents whose
+    ``model.generate(z=...)`` is not the reconstruction that was scored.
+
+    Args:
+        model: a :class:`kgan.GAN` or a generator network ``z -> x``.
+        raw: the trained weights even when the model keeps an EMA copy.
+
+    Returns:
+        a Keras model ``z -> x``.
+
+    Example:
+        >>> g = sampled_generator(gan)   # gan.ema_generator when ema_decay > 0
+    """
     if getattr(model, "num_classes", None):
-        raise ValueError("invert works on unconditional generators (z -> x).")
-    return net
+        raise ValueError("Latent search works on unconditional generators (z -> x).")
+    ema = getattr(model, "ema_generator", None)
+    return ema if ema is not None and not raw else getattr(model, "generator", model)
 
 
 def invert(model, images, z0=None, encoder=None, steps=500, learning_rate=0.05, batch_size=256,
-           seed=0, loss="l2"):
+           seed=0, loss="l2", raw=False):
     """Finds latents ``z`` whose generated samples reconstruct ``images``.
 
     Minimises the per-image reconstruction error over ``z`` with Adam, all
@@ -222,6 +238,8 @@ def invert(model, images, z0=None, encoder=None, steps=500, learning_rate=0.05, 
         batch_size: images optimised together.
         seed: seed of the random start.
         loss: ``"l2"`` (mean squared error) or ``"l1"`` (mean absolute error).
+        raw: search the trained generator instead of the EMA one that
+            ``model.generate`` samples (:func:`sampled_generator`).
 
     Returns:
         ``(z float32 [n, latent_dim], errors float32 [n])``: the final
@@ -236,7 +254,7 @@ def invert(model, images, z0=None, encoder=None, steps=500, learning_rate=0.05, 
         raise ValueError(f"loss must be 'l1' or 'l2', got {loss!r}.")
     if int(steps) < 0 or int(batch_size) < 1:
         raise ValueError(f"steps must be >= 0 and batch_size >= 1, got {steps}, {batch_size}.")
-    g = _generator_of(model)
+    g = sampled_generator(model, raw)
     latent_dim = int(g.inputs[0].shape[-1])
     data_shape = tuple(int(d) for d in g.outputs[0].shape[1:])
     x = np.asarray(images, np.float32)

@@ -134,3 +134,18 @@ def test_serving_client_scores(trained, tmp_path, kind):
             pixels = client.score(np.round((np.clip(x[:6], -1, 1) + 1) * 127.5).astype(np.uint8))
     np.testing.assert_allclose(got["scores"], fano.score(x[:6])["scores"], rtol=1e-5)
     assert pixels["scores"].shape == (6,)
+
+
+def test_anogan_and_fanogan_use_the_sampled_generator():
+    """With an EMA generator, scores, residuals and reconstructions all come from it."""
+    gan = kgan.GAN(data_shape=(8,), latent_dim=2, architecture="mlp", ema_decay=0.9, seed=0,
+                   generator_options={"hidden_units": (16,), "normalization": "none"},
+                   discriminator_options={"hidden_units": (16,)})
+    gan.ema_generator.set_weights([w * 0.5 for w in gan.generator.get_weights()])
+    x = toy(16, False, 3)
+    ano = anomaly.AnoGAN(gan, steps=20, lam=0.1)
+    r = ano.score(x)
+    np.testing.assert_allclose(r["scores"], 0.9 * r["residual"] + 0.1 * r["discrimination"],
+                               rtol=1e-4)
+    np.testing.assert_allclose(r["reconstructions"], gan.generate(z=r["z"]), atol=1e-6)
+    assert anomaly.FAnoGAN.from_gan(gan).generator is gan.ema_generator
