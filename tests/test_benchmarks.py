@@ -10,6 +10,7 @@ import os
 import sys
 
 import keras
+import numpy as np
 import pytest
 from keras import layers
 
@@ -283,3 +284,18 @@ def test_timer_of_the_auto_row_starts_after_the_choice(throughput):
     for batch in range(6):
         plain.on_train_batch_end(batch)
     assert (plain.start_step, plain.end_step) == (3, 6)
+
+
+def test_latent_pca_baseline_and_errors_by_hand():
+    latent_bench = _load("latent")
+    rng = np.random.default_rng(0)
+    # points on a 2-D plane in 5-D: two components reconstruct them exactly, one does not
+    basis = rng.normal(size=(2, 5))
+    fit = rng.normal(size=(200, 2)) @ basis + 0.3
+    test = rng.normal(size=(7, 2)) @ basis + 0.3
+    np.testing.assert_allclose(latent_bench.pca_reconstruct(fit, test, 2), test, atol=1e-5)
+    assert np.abs(latent_bench.pca_reconstruct(fit, test, 1) - test).max() > 1e-2
+    # [-1, 1] inputs: an error of 1.0 there is 0.5 on [0, 1] pixels
+    mse, mae = latent_bench.errors(np.array([[1.0, -1.0]]), np.array([[0.0, -1.0]]))
+    np.testing.assert_allclose(mse, [0.125])
+    np.testing.assert_allclose(mae, [0.25])
