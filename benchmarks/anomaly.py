@@ -43,6 +43,7 @@ import common  # noqa: E402
 ANCHORS = {"OCGAN (Perera et al. 2019)": 97.5, "AnoGAN re-run by Cheng et al. 2020": 93.7,
            "one-class Deep SVDD (Ruff et al. 2018)": 94.8, "GeoTrans (non-GAN)": 98.0}
 METHODS = ("anogan", "fanogan", "d_score", "pca", "ocsvm", "iforest")
+NON_GAN = ("pca", "ocsvm", "iforest")
 
 CONFIG = {"latent_dim": 32, "base_filters": 32, "gan_steps": 1500, "encoder_steps": 1000,
           "batch_size": 64, "lr": 2e-4, "encoder_lr": 1e-3, "kappa": 1.0,
@@ -70,6 +71,9 @@ def parse_args(argv=None):
     p.add_argument("--name", default=None)
     p.add_argument("--out-root", default=os.path.join(common.REPO, "benchmarks", "results"))
     p.add_argument("--data-dir", default=None)
+    p.add_argument("--merge", default=None,
+                   help="comma-separated result folders (e.g. one per seed): write one summary "
+                        "of all their runs into --name and exit")
     return p.parse_args(argv)
 
 
@@ -144,6 +148,8 @@ def main(argv=None):
         "-anomaly-quick" if args.quick else "-anomaly")
     out = os.path.join(args.out_root, name)
     os.makedirs(out, exist_ok=True)
+    if args.merge:
+        return merge(args.merge.split(","), out, name, argv)
 
     import numpy as np
     from sklearn.metrics import roc_auc_score
@@ -183,6 +189,35 @@ def main(argv=None):
     return common.finish(results, out, summarize(results))
 
 
+def merge(folders, out, name, argv=None):
+    """One record and summary from several runs' ``results.json`` (their runs concatenated)."""
+    import json
+
+    records = []
+    for folder in folders:
+        with open(os.path.join(folder, "results.json")) as f:
+            records.append(json.load(f))
+    configs = {json.dumps(r["config"], sort_keys=True) for r in records}
+    if len(configs) > 1:
+        raise SystemExit(f"--merge: the runs used different configs: {sorted(configs)}")
+    results = dict(records[0], name=name, runs=[run for r in records for run in r["runs"]],
+                   merged=[os.path.abspath(f) for f in folders],
+                   commands=[r["command"] for r in records],
+                   total_seconds=sum(r.get("total_seconds", 0) for r in records))
+    results["command"] = "python benchmarks/anomaly.py " + " ".join(
+        argv if argv is not None else sys.argv[1:])
+    return common.finish(results, out, summarize(results))
+
+
+def per_seed_means(runs):
+    """``{method: {seed: mean AUROC over the digits}}`` of one protocol's runs."""
+    import numpy as np
+
+    seeds = sorted({r["seed"] for r in runs})
+    return {m: {s: float(np.mean([r["auroc"][m] for r in runs if r["seed"] == s]))
+                for s in seeds} for m in METHODS}
+
+
 def summarize(results):
     import numpy as np
 
@@ -207,6 +242,16 @@ def summarize(results):
             for k, v in ANCHORS.items():
                 lines.append(f"| {k}, published (full MNIST) | " + " | ".join(
                     [""] * len(digits)) + f" | {v} |")
+        means = per_seed_means(rows)
+        lines += ["", "Per seed, the mean over the digits (seeds " + " / ".join(
+            str(k) for k in means["fanogan"]) + "):", ""]
+        lines += [f"- {m}: " + " / ".join(f"{100 * v:.1f}" for v in means[m].values())
+                  for m in METHODS]
+        beaten = {s: [b for b in NON_GAN if means[b][s] >= v]
+                  for s, v in means["fanogan"].items()}
+        lines.append("- f-AnoGAN above every non-GAN baseline on every seed: " + (
+            "yes" if not any(beaten.values()) else "no (" + "; ".join(
+                f"seed {s}: {', '.join(b)} at or above" for s, b in beaten.items() if b) + ")"))
         lines.append("")
     a = np.mean([r["seconds_per_image"]["anogan"] for r in runs])
     f = np.mean([r["seconds_per_image"]["fanogan"] for r in runs])

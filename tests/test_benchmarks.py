@@ -299,3 +299,47 @@ def test_latent_pca_baseline_and_errors_by_hand():
     mse, mae = latent_bench.errors(np.array([[1.0, -1.0]]), np.array([[0.0, -1.0]]))
     np.testing.assert_allclose(mse, [0.125])
     np.testing.assert_allclose(mae, [0.25])
+
+
+def test_anomaly_per_seed_means_and_baseline_check():
+    anomaly_bench = _load("anomaly")
+
+    def run(seed, digit, fanogan, pca):
+        auroc = {m: 0.5 for m in anomaly_bench.METHODS}
+        auroc.update(fanogan=fanogan, pca=pca)
+        return {"protocol": "one_class", "digit": digit, "seed": seed, "auroc": auroc,
+                "seconds_per_image": {"anogan": 0.1, "fanogan": 0.001}}
+
+    runs = [run(0, 0, 0.9, 0.8), run(0, 1, 0.7, 0.6), run(1, 0, 0.9, 0.95), run(1, 1, 0.7, 0.7)]
+    means = anomaly_bench.per_seed_means(runs)
+    assert means["fanogan"] == pytest.approx({0: 0.8, 1: 0.8})
+    assert means["pca"] == pytest.approx({0: 0.7, 1: 0.825})
+    text = anomaly_bench.summarize({"name": "t", "command": "c", "runs": runs,
+                                    "environment": {"cpus": 2, "gpus": 0},
+                                    "config": {"anogan_steps": 300}})
+    # seed 1's PCA mean (82.5) beats f-AnoGAN's (80.0): the check must say so
+    assert "every seed: no (seed 1: pca at or above)" in text
+    assert "- fanogan: 80.0 / 80.0" in text
+
+
+def test_anomaly_merge_concatenates_runs_and_refuses_mixed_configs(tmp_path):
+    import json
+
+    anomaly_bench = _load("anomaly")
+    auroc = {m: 0.5 for m in anomaly_bench.METHODS}
+    base = {"name": "x", "command": "c", "environment": {"cpus": 2, "gpus": 0},
+            "config": {"anogan_steps": 300}, "total_seconds": 10}
+    for seed in (0, 1):
+        (tmp_path / f"s{seed}").mkdir()
+        run = {"protocol": "one_anomalous", "digit": 3, "seed": seed, "auroc": auroc,
+               "seconds_per_image": {"anogan": 0.1, "fanogan": 0.001}}
+        (tmp_path / f"s{seed}" / "results.json").write_text(json.dumps(dict(base, runs=[run])))
+    merged = anomaly_bench.merge([str(tmp_path / "s0"), str(tmp_path / "s1")],
+                                 str(tmp_path / "m"), "m", ["--merge", "..."])
+    assert [r["seed"] for r in merged["runs"]] == [0, 1] and merged["total_seconds"] == 20
+    assert (tmp_path / "m" / "summary.md").exists()
+    bad = dict(base, config={"anogan_steps": 500}, runs=[])
+    (tmp_path / "s1" / "results.json").write_text(json.dumps(bad))
+    with pytest.raises(SystemExit, match="different configs"):
+        anomaly_bench.merge([str(tmp_path / "s0"), str(tmp_path / "s1")], str(tmp_path / "m2"),
+                            "m2", [])
