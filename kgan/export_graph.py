@@ -110,8 +110,7 @@ def check_labels(labels, batch, num_classes, batch_from):
 # ----------------------------------------------------------------- the module
 def exported_generator(model):
     """The network to export: the EMA generator when the model keeps one."""
-    ema = getattr(model, "ema_generator", None)
-    return ema if ema is not None else model.generator
+    return model.sampling_network()
 
 
 def tf_variable(v):

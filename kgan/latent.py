@@ -213,8 +213,8 @@ def sampled_generator(model, raw=False):
     """
     if getattr(model, "num_classes", None):
         raise ValueError("Latent search works on unconditional generators (z -> x).")
-    ema = getattr(model, "ema_generator", None)
-    return ema if ema is not None and not raw else getattr(model, "generator", model)
+    own = getattr(model, "sampling_network", None)
+    return own(raw) if own is not None else model  # a bare network z -> x
 
 
 def invert(model, images, z0=None, encoder=None, steps=500, learning_rate=0.05, batch_size=256,

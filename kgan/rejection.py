@@ -91,8 +91,7 @@ def calibrate_discriminator(model, real, steps=3000, batch_size=256, learning_ra
         raise ValueError("real holds NaN or inf values; expected finite floats in the data's range.")
     if int(steps) < 1 or int(batch_size) < 1:
         raise ValueError(f"steps and batch_size must be positive; got {steps}, {batch_size}.")
-    generator = model.ema_generator if use_ema and model.ema_generator is not None \
-        else model.generator
+    generator = model.sampling_network(raw=not use_ema)
     d = keras.models.clone_model(model.discriminator)
     d.set_weights(model.discriminator.get_weights())
     opt = keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(learning_rate, int(steps)),

@@ -404,8 +404,23 @@ class GAN(AdversarialModel):
         Example:
             >>> images = gan.generate(16, seed=0)
         """
-        network = self.generator if raw or self.ema_generator is None else self.ema_generator
-        return sampling.generate(self, network, num_samples, z, labels, seed, batch_size)
+        return sampling.generate(self, self.sampling_network(raw), num_samples, z, labels, seed,
+                                 batch_size)
+
+    def sampling_network(self, raw=False):
+        """The generator ``generate``, the export and latent search use.
+
+        Args:
+            raw: the trained weights even when the model keeps an EMA copy.
+
+        Returns:
+            ``ema_generator`` when the model keeps one and ``raw`` is false,
+            else ``generator``.
+
+        Example:
+            >>> gan.sampling_network() is gan.ema_generator   # ema_decay > 0
+        """
+        return self.generator if raw or self.ema_generator is None else self.ema_generator
 
     # -------------------------------------------------------- serialization
     def get_config(self):

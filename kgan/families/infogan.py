@@ -277,8 +277,7 @@ class InfoGAN(GAN):
             start += k
         if values is not None:
             z[:, start:start + self.continuous] = values
-        network = self.generator if raw or self.ema_generator is None else self.ema_generator
-        return sampling.generate(self, network, z=z, batch_size=batch_size)
+        return sampling.generate(self, self.sampling_network(raw), z=z, batch_size=batch_size)
 
     def infer_codes(self, x, batch_size=256):
         """Q's reading of samples ``x``: the most likely categories and the continuous means.
