@@ -124,7 +124,7 @@ def main(argv=None):
     import keras
 
     import quality
-    from kgan import anomaly, data, latent
+    from kgan import anomaly, data, images, latent
     from kgan.metrics import MnistClassifier
 
     row = dict(quality.ROWS["mnist/dcgan"])
@@ -179,12 +179,12 @@ def main(argv=None):
                                   path=os.path.join(out, f"interpolation_seed{seed}.png"), scale=2)
         columns = [held_x[:12], rec_held[:12], rec_enc[:12], rec_pca[:12]]
         data_grid = np.stack(columns, 1).reshape((-1,) + held_x.shape[1:])
-        __import__("kgan").images.save_grid(data_grid, os.path.join(
+        images.save_grid(data_grid, os.path.join(
             out, f"inversion_seed{seed}.png"), cols=len(columns), scale=2)
         print(f"seed {seed}: " + ", ".join(f"{m} {r[m]['mse']:.4f} / {100 * r[m]['label_kept']:.1f} %"
                                            for m in METHODS if m in r), flush=True)
     summary = summarize(results, floor)
-    record = {"config": cfg, "row": {k: v for k, v in row.items()}, "seeds": seeds,
+    record = {"config": cfg, "row": row, "seeds": seeds,
               "results": results, "judge_on_heldout": floor,
               "total_seconds": round(time.time() - t_start, 1),
               "command": "python benchmarks/latent.py " + " ".join(
